@@ -1,0 +1,55 @@
+"""Attribute classifier on the StarGAN data: the independent judge of translations.
+
+  python main.py --config=configs/classifier.py:synthetic --workdir=DIR
+  python main.py --config=configs/classifier.py:celeba64 --workdir=DIR
+"""
+
+import ml_collections
+
+from configs import stargan
+
+
+def get_config(arg: str = '') -> ml_collections.ConfigDict:
+  variant = arg
+  data_config = stargan.get_config(variant).data
+  c = ml_collections.ConfigDict()
+  c.trainer = 'classifier'
+  c.seed = 1                      # not StarGAN's seed: an independent network
+  c.data = data_config
+  c.data.attrs = ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young')
+  c.model = ml_collections.ConfigDict(dict(widths=(32, 64, 128, 256)))
+  c.loss = 'bce'                  # bce: independent attributes | softmax: one class per image
+  c.optim = ml_collections.ConfigDict(dict(lr=1e-3, weight_decay=1e-4, warmup_steps=100))
+  c.batch_size = 64
+  c.num_steps = 20_000
+  c.log_every = 50
+  c.eval_every = 2000
+  c.eval_examples = 2000          # test-split examples for accuracy (0 = all)
+  c.sample_every = 10 ** 9        # no sample grids
+  c.ckpt_every = 2000
+  c.max_to_keep = 2
+  c.data_threads = 4
+  c.tensorboard = True
+
+  if variant == 'synthetic':
+    c.data.attrs = ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young', 'Eyeglasses',
+                    'Smiling')
+    c.num_steps = 2000
+    c.eval_every = 500
+    c.ckpt_every = 500
+  elif variant == 'celeba64':
+    c.num_steps = 4000
+    c.eval_every = 1000
+    c.ckpt_every = 1000
+  elif variant == 'smoke':
+    c.model.widths = (4, 8)
+    c.batch_size = 8
+    c.num_steps = 3
+    c.log_every = 1
+    c.eval_every = 3
+    c.eval_examples = 16
+    c.ckpt_every = 3
+  elif variant:
+    raise ValueError(f'unknown variant {variant!r} of configs/classifier.py: use synthetic, '
+                     f'celeba64, smoke or none')
+  return c

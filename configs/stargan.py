@@ -1,0 +1,81 @@
+"""StarGAN on CelebA with the paper's defaults (yunjey/stargan, Choi et al. 2018).
+
+  python main.py --config=configs/stargan.py --workdir=DIR               # tfds celeb_a, 128 px
+  python main.py --config=configs/stargan.py:synthetic --workdir=DIR     # embedded faces, CPU
+  python main.py --config=configs/stargan.py:celeba64 --workdir=DIR      # local CelebA at 64 px
+  python main.py --config=configs/stargan.py:smoke --workdir=DIR         # tests
+"""
+
+import ml_collections
+
+CELEBA_ATTRS = ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young')
+
+
+def get_config(arg: str = '') -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.trainer = 'stargan'
+  c.seed = 0
+  c.data = ml_collections.ConfigDict(dict(
+      name='celeb_a',            # celeb_a (tfds) | celeba_folder | synthetic_faces
+      attrs=CELEBA_ATTRS,
+      image_size=128,
+      crop=178,                  # centre crop, in pixels of the full-size 178x218 CelebA
+      path='',                   # celeba_folder: folder with images + list_attr_celeba.txt
+      image_dir='',              # celeba_folder: override the image folder
+      attr_file='',              # celeba_folder: override the attribute file
+      test_size=1999,            # celeba_folder: held-out images; 1999 = yunjey's test split
+      tfds_data_dir='',          # celeb_a: TFDS data dir ('' = TFDS default)
+      download=True,             # celeb_a: download and prepare when missing
+      num_examples=20000,        # synthetic_faces: training examples
+      num_test_examples=2000,    # synthetic_faces: held-out examples
+      seed=0,                    # synthetic_faces: drawing seed
+  ))
+  c.model = ml_collections.ConfigDict(dict(g_conv_dim=64, d_conv_dim=64, g_repeat=6, d_repeat=6))
+  c.loss = ml_collections.ConfigDict(dict(lambda_cls=1.0, lambda_rec=10.0, lambda_gp=10.0))
+  c.optim = ml_collections.ConfigDict(dict(
+      g_lr=1e-4, d_lr=1e-4, b1=0.5, b2=0.999,
+      decay_steps=100_000))      # linear decay to 0 over the last decay_steps steps
+  c.batch_size = 16              # global; a multiple of the number of devices
+  c.n_critic = 5                 # D updates per G update
+  c.num_steps = 200_000
+  c.log_every = 10
+  c.sample_every = 1000
+  c.ckpt_every = 10_000
+  c.max_to_keep = 3
+  c.num_sample_images = 8        # rows of the sample grid (from the test split)
+  c.data_threads = 4
+  c.tensorboard = True
+
+  if arg == 'synthetic':
+    # Embedded faces at 32 px with a narrower network: a working model in ~20 min on 2 CPU cores.
+    c.data.update(name='synthetic_faces', image_size=32)
+    c.model.update(g_conv_dim=32, d_conv_dim=32, g_repeat=4, d_repeat=5)
+    c.optim.update(g_lr=2e-4, d_lr=2e-4, decay_steps=1500)
+    c.num_steps = 3500
+    c.log_every = 50
+    c.sample_every = 500
+    c.ckpt_every = 500
+  elif arg == 'celeba64':
+    c.data.update(name='celeba_folder', path='../shared/data/celeba_89x109', image_size=64,
+                  test_size=1000)
+    c.model.update(d_repeat=5)
+    c.num_steps = 100_000
+    c.optim.decay_steps = 50_000
+    c.sample_every = 1000
+    c.ckpt_every = 2000
+  elif arg == 'smoke':
+    c.data.update(name='synthetic_faces', image_size=16, num_examples=64, num_test_examples=16)
+    c.model.update(g_conv_dim=4, d_conv_dim=4, g_repeat=1, d_repeat=2)
+    c.batch_size = 8
+    c.n_critic = 2
+    c.num_steps = 4
+    c.optim.decay_steps = 2
+    c.log_every = 2
+    c.sample_every = 4
+    c.ckpt_every = 2
+    c.num_sample_images = 2
+    c.data_threads = 2
+  elif arg:
+    raise ValueError(f'unknown variant {arg!r} of configs/stargan.py: use synthetic, celeba64, '
+                     f'smoke or none')
+  return c

@@ -1,0 +1,1 @@
+"""Metrics: pure functions over predictions, features and images."""

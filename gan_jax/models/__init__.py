@@ -1,0 +1,1 @@
+"""Pure Flax modules. No IO, no optimisers, no data."""

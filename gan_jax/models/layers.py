@@ -1,0 +1,106 @@
+"""Shared layers.
+
+`UpConv2x` is a 4x4, stride-2, padding-1 transposed convolution (PyTorch `ConvTranspose2d(k=4, s=2,
+p=1)`, the up-sampling layer of DCGAN/StarGAN/CycleGAN) written as one ordinary 3x3 convolution
+followed by depth-to-space. It computes exactly the same function as the transposed convolution
+(tests check it against `lax.conv_transpose`), but its forward and backward passes are ordinary
+convolutions: on XLA:CPU the weight gradient of `nn.ConvTranspose` lowers to a kernel about 10x
+slower (see benchmarks/conv_transpose.py).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+# For output phase a (row parity) and 3x3 tap t (input offset t - 1), which row of the 4x4
+# transposed-conv kernel it uses, or -1 for "not used". Derived from o = 2*i - 1 + k:
+#   even outputs o = 2m use k = 1 at i = m and k = 3 at i = m - 1;
+#   odd outputs  o = 2m+1 use k = 0 at i = m + 1 and k = 2 at i = m.
+_PHASE_TAP_TO_KERNEL = ((3, 1, -1), (-1, 2, 0))
+
+
+def depth_to_space(x: jax.Array, block: int) -> jax.Array:
+  """[B, H, W, block*block*C] -> [B, H*block, W*block, C], channel order (row phase, col phase, C)."""
+  b, h, w, c = x.shape
+  c_out = c // (block * block)
+  x = x.reshape(b, h, w, block, block, c_out)
+  x = x.transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(b, h * block, w * block, c_out)
+
+
+def transposed_kernel_to_subpixel(kernel: jax.Array) -> jax.Array:
+  """[4, 4, Cin, Cout] transposed-conv kernel -> [3, 3, Cin, 4*Cout] sub-pixel conv kernel.
+
+  The output channels are ordered (row phase, col phase, Cout) to match `depth_to_space`.
+  """
+  cin, cout = kernel.shape[2], kernel.shape[3]
+  zeros = jnp.zeros((cin, cout), kernel.dtype)
+  phases = []
+  for a in range(2):
+    for b in range(2):
+      rows = []
+      for tr in range(3):
+        kr = _PHASE_TAP_TO_KERNEL[a][tr]
+        row = []
+        for tc in range(3):
+          kc = _PHASE_TAP_TO_KERNEL[b][tc]
+          row.append(zeros if kr < 0 or kc < 0 else kernel[kr, kc])
+        rows.append(jnp.stack(row))
+      phases.append(jnp.stack(rows))            # [3, 3, Cin, Cout]
+  return jnp.concatenate(phases, axis=-1)       # [3, 3, Cin, 4*Cout]
+
+
+def conv_transpose_4x4_s2_reference(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """PyTorch ConvTranspose2d(k=4, s=2, p=1, bias=False) semantics via lax (for tests/benchmarks).
+
+  x: [B, H, W, Cin]; kernel: [4, 4, Cin, Cout] (unflipped, PyTorch layout transposed to HWIO).
+  Returns [B, 2H, 2W, Cout].
+  """
+  flipped = kernel[::-1, ::-1]
+  return jax.lax.conv_general_dilated(
+      x, flipped, window_strides=(1, 1), padding=((2, 2), (2, 2)), lhs_dilation=(2, 2),
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+
+class UpConv2x(nn.Module):
+  """Exact 4x4/stride-2/padding-1 transposed convolution: [B, H, W, Cin] -> [B, 2H, 2W, features].
+
+  The parameter `kernel` [4, 4, Cin, features] has the transposed convolution's own layout
+  (PyTorch weight [Cin, Cout, 4, 4] transposed to (2, 3, 0, 1)), so published weights load as is.
+  """
+  features: int
+  use_bias: bool = True
+  kernel_init: nn.initializers.Initializer = nn.initializers.kaiming_uniform()
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.param('kernel', self.kernel_init, (4, 4, x.shape[-1], self.features))
+    subpixel = transposed_kernel_to_subpixel(kernel.astype(x.dtype))
+    y = jax.lax.conv_general_dilated(
+        x, subpixel, window_strides=(1, 1), padding=((1, 1), (1, 1)),
+        dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    y = depth_to_space(y, 2)
+    if self.use_bias:
+      y = y + self.param('bias', nn.initializers.zeros, (self.features,)).astype(x.dtype)
+    return y
+
+
+def conv(features: int, kernel: int, stride: int = 1, padding: int = 0, use_bias: bool = True,
+         name: str | None = None) -> nn.Conv:
+  """A PyTorch-style Conv2d: symmetric integer padding, HWIO kernel."""
+  return nn.Conv(features, (kernel, kernel), strides=(stride, stride),
+                 padding=((padding, padding), (padding, padding)), use_bias=use_bias, name=name)
+
+
+def instance_norm(name: str | None = None) -> nn.InstanceNorm:
+  """InstanceNorm2d(affine=True) with PyTorch's epsilon; statistics per image and channel."""
+  return nn.InstanceNorm(epsilon=1e-5, use_bias=True, use_scale=True, name=name)
+
+
+def tile_labels(x: jax.Array, labels: jax.Array) -> jax.Array:
+  """Concatenates labels [B, A] as constant channels: [B, H, W, C] -> [B, H, W, C + A]."""
+  b, h, w, _ = x.shape
+  planes = jnp.broadcast_to(labels[:, None, None, :].astype(x.dtype), (b, h, w, labels.shape[-1]))
+  return jnp.concatenate([x, planes], axis=-1)

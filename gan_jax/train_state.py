@@ -1,0 +1,39 @@
+"""Train states: pytrees holding everything a step reads and writes (nothing hidden elsewhere)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+
+@flax.struct.dataclass
+class GANState:
+  """Generator and discriminator parameters and optimiser states; `step` = completed steps."""
+  step: jax.Array
+  g_params: Any
+  d_params: Any
+  g_opt_state: optax.OptState
+  d_opt_state: optax.OptState
+
+
+@flax.struct.dataclass
+class SupervisedState:
+  """One network (e.g. the attribute classifier) and its optimiser state."""
+  step: jax.Array
+  params: Any
+  opt_state: optax.OptState
+
+
+def all_finite(tree: Any) -> jax.Array:
+  """True iff every floating-point leaf of `tree` is finite (scalar bool array)."""
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+            if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def count_params(params: Any) -> int:
+  return sum(int(x.size) for x in jax.tree.leaves(params))

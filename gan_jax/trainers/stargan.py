@@ -1,0 +1,344 @@
+"""StarGAN (Choi et al. 2018): multi-domain attribute translation with one generator.
+
+D is a WGAN-GP critic with an attribute-classification head; G translates an image to target
+attributes and is trained with the adversarial, classification and cycle-reconstruction losses.
+D is updated every step and G every `n_critic` steps (two compiled step variants).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+from typing import Any
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from gan_jax import attributes
+from gan_jax import checkpoint
+from gan_jax import errors
+from gan_jax import image_io
+from gan_jax import losses
+from gan_jax import sharding
+from gan_jax import train_state
+from gan_jax import data as data_lib
+from gan_jax.data import loader as loader_lib
+from gan_jax.models import stargan as models
+from gan_jax.trainers import loop
+
+G_METRICS = ('g/loss', 'g/loss_fake', 'g/loss_rec', 'g/loss_cls')
+
+
+@dataclasses.dataclass(frozen=True)
+class LossWeights:
+  lambda_cls: float = 1.0
+  lambda_rec: float = 10.0
+  lambda_gp: float = 10.0
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  """Raises ValueError for settings that cannot work, before any data is read or code compiled."""
+  size = config.data.image_size
+  if size % 4:
+    raise errors.ConfigError(f'config.data.image_size={size} must be a multiple of 4 (G down-samples twice)')
+  models.final_feature_size(size, config.model.d_repeat)
+  if config.n_critic < 1:
+    raise errors.ConfigError(f'config.n_critic={config.n_critic} must be >= 1')
+  if not 0 <= config.optim.decay_steps <= config.num_steps:
+    raise errors.ConfigError(f'config.optim.decay_steps={config.optim.decay_steps} must be in '
+                     f'[0, num_steps={config.num_steps}]')
+
+
+def build_models(config) -> tuple[models.Generator, models.Discriminator]:
+  m = config.model
+  generator = models.Generator(conv_dim=m.g_conv_dim, repeat_num=m.g_repeat)
+  discriminator = models.Discriminator(image_size=config.data.image_size,
+                                       num_attrs=len(config.data.attrs), conv_dim=m.d_conv_dim,
+                                       repeat_num=m.d_repeat)
+  return generator, discriminator
+
+
+def linear_decay_schedule(base_lr: float, num_steps: int, decay_steps: int) -> optax.Schedule:
+  """Constant base_lr, then linear to 0 over the last `decay_steps` of `num_steps` steps."""
+  def schedule(step):
+    remaining = jnp.asarray(num_steps - step, jnp.float32)
+    return base_lr * jnp.clip(remaining / max(decay_steps, 1), 0.0, 1.0)
+  return schedule if decay_steps else optax.constant_schedule(base_lr)
+
+
+def make_optimizers(config) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
+  """Adam for G and D. D steps every step; G every n_critic steps, so G's own update count is
+  mapped back to the global step for its learning-rate schedule."""
+  o = config.optim
+  d_schedule = linear_decay_schedule(o.d_lr, config.num_steps, o.decay_steps)
+  g_global = linear_decay_schedule(o.g_lr, config.num_steps, o.decay_steps)
+  g_schedule = lambda count: g_global((count + 1) * config.n_critic - 1)
+  g_tx = optax.adam(g_schedule, b1=o.b1, b2=o.b2)
+  d_tx = optax.adam(d_schedule, b1=o.b1, b2=o.b2)
+  return g_tx, d_tx
+
+
+def make_init_state(generator, discriminator, g_tx, d_tx, image_size: int, num_attrs: int):
+  """key -> GANState with freshly initialised networks."""
+  def init_state(key: jax.Array) -> train_state.GANState:
+    g_key, d_key = jax.random.split(key)
+    image = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
+    label = jnp.zeros((1, num_attrs), jnp.float32)
+    g_params = generator.init(g_key, image, label)
+    d_params = discriminator.init(d_key, image)
+    return train_state.GANState(step=jnp.zeros((), jnp.int32), g_params=g_params,
+                                d_params=d_params, g_opt_state=g_tx.init(g_params),
+                                d_opt_state=d_tx.init(d_params))
+  return init_state
+
+
+def make_train_step(generator, discriminator, g_tx, d_tx, weights: LossWeights, update_g: bool):
+  """(state, {'image': [B,S,S,3], 'label': [B,A]}, key) -> (state, metrics).
+
+  One D update (WGAN-GP + attribute classification on real images) and, if update_g, then one G
+  update against the new D (adversarial + classification + cycle reconstruction). Target labels
+  are the batch's own labels in a random order, as in yunjey/stargan.
+  """
+
+  def d_loss_fn(d_params, g_params, real, c_org, c_trg, key):
+    real_src, real_cls = discriminator.apply(d_params, real)
+    fake = jax.lax.stop_gradient(generator.apply(g_params, real, c_trg))
+    fake_src, _ = discriminator.apply(d_params, fake)
+    x_hat = losses.interpolate(real, fake, key)
+    gp = losses.gradient_penalty(lambda x: discriminator.apply(d_params, x)[0], x_hat)
+    loss_real, loss_fake = -jnp.mean(real_src), jnp.mean(fake_src)
+    loss_cls = losses.attribute_bce(real_cls, c_org)
+    loss = loss_real + loss_fake + weights.lambda_cls * loss_cls + weights.lambda_gp * gp
+    accuracy = jnp.mean((real_cls > 0) == (c_org > 0.5))
+    return loss, {'d/loss': loss, 'd/loss_real': loss_real, 'd/loss_fake': loss_fake,
+                  'd/loss_cls': loss_cls, 'd/loss_gp': gp, 'd/acc_real': accuracy}
+
+  def g_loss_fn(g_params, d_params, real, c_org, c_trg):
+    fake = generator.apply(g_params, real, c_trg)
+    fake_src, fake_cls = discriminator.apply(d_params, fake)
+    reconstructed = generator.apply(g_params, fake, c_org)
+    loss_fake = losses.wgan_generator_loss(fake_src)
+    loss_rec = losses.l1_reconstruction(real, reconstructed)
+    loss_cls = losses.attribute_bce(fake_cls, c_trg)
+    loss = loss_fake + weights.lambda_rec * loss_rec + weights.lambda_cls * loss_cls
+    return loss, {'g/loss': loss, 'g/loss_fake': loss_fake, 'g/loss_rec': loss_rec,
+                  'g/loss_cls': loss_cls}
+
+  def train_step(state: train_state.GANState, batch, key):
+    real, c_org = batch['image'], batch['label']
+    perm_key, gp_key = jax.random.split(key)
+    c_trg = c_org[jax.random.permutation(perm_key, real.shape[0])]
+
+    d_grads, metrics = jax.grad(d_loss_fn, has_aux=True)(
+        state.d_params, state.g_params, real, c_org, c_trg, gp_key)
+    d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state, state.d_params)
+    d_params = optax.apply_updates(state.d_params, d_updates)
+    state = state.replace(step=state.step + 1, d_params=d_params, d_opt_state=d_opt_state)
+    if not update_g:
+      zeros = {k: jnp.zeros((), jnp.float32) for k in G_METRICS}
+      return state, {**metrics, **zeros, 'g/weight': jnp.zeros((), jnp.float32)}
+
+    g_grads, g_metrics = jax.grad(g_loss_fn, has_aux=True)(
+        state.g_params, d_params, real, c_org, c_trg)
+    g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
+    state = state.replace(g_params=optax.apply_updates(state.g_params, g_updates),
+                          g_opt_state=g_opt_state)
+    return state, {**metrics, **g_metrics, 'g/weight': jnp.ones((), jnp.float32)}
+
+  return train_step
+
+
+def make_train_steps(generator, discriminator, g_tx, d_tx, weights: LossWeights, n_critic: int):
+  """The two compiled variants and which one runs at each step: G is updated after D on steps
+  with (step + 1) % n_critic == 0 (yunjey/stargan). Two programs rather than one `lax.cond`:
+  convolutions inside a conditional ran ~17x slower on XLA:CPU (benchmarks/RESULTS.md)."""
+  steps = {name: make_train_step(generator, discriminator, g_tx, d_tx, weights, update_g)
+           for name, update_g in (('d', False), ('dg', True))}
+  return steps, lambda step: 'dg' if (step + 1) % n_critic == 0 else 'd'
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _translate(generator, g_params, images, labels):
+  return generator.apply(g_params, images, labels)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _attribute_logits(discriminator, d_params, images):
+  return discriminator.apply(d_params, images)[1]
+
+
+def translate(generator, g_params, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+  """G(images [B,S,S,3], labels [B,A]) -> float32 numpy [B,S,S,3] in [-1, 1]."""
+  return np.asarray(_translate(generator, g_params, jnp.asarray(images), jnp.asarray(labels)))
+
+
+def predict_attributes(discriminator, d_params, images: np.ndarray,
+                       attr_names) -> np.ndarray:
+  """D's attribute prediction for images [B,S,S,3]: labels [B,A] in {0,1}, groups exclusive."""
+  logits = np.asarray(_attribute_logits(discriminator, d_params, jnp.asarray(images)))
+  return attributes.make_exclusive((logits > 0).astype(np.float32), logits, attr_names)
+
+
+def attribute_grid(generator, g_params, images, c_org, attr_names) -> np.ndarray:
+  """uint8 grid: one row per image; columns = input, then one single-attribute change each."""
+  targets = attributes.single_attribute_targets(c_org, attr_names)
+  columns = [images] + [translate(generator, g_params, images, t) for t in targets]
+  return image_io.make_grid(columns)
+
+
+def make_task(config: ml_collections.ConfigDict, workdir: str) -> loop.Task:
+  """Everything the loop needs; every config and data error is raised here, before compiling."""
+  validate_config(config)
+  mesh = sharding.make_mesh()
+  sharding.check_batch_size(config.batch_size, mesh)
+  train_source = data_lib.make_source(config.data, 'train')
+  sample_source = data_lib.make_source(config.data, 'test')
+  generator, discriminator = build_models(config)
+  g_tx, d_tx = make_optimizers(config)
+  weights = LossWeights(**config.loss.to_dict())
+  loader = loader_lib.BatchLoader(train_source, config.batch_size, config.seed,
+                                  rows=sharding.process_batch_slice(config.batch_size),
+                                  num_threads=config.get('data_threads', 4))
+  sample_batch = next(loader_lib.ordered_batches(sample_source, config.num_sample_images))
+  attr_names = tuple(config.data.attrs)
+  train_steps, step_schedule = make_train_steps(generator, discriminator, g_tx, d_tx, weights,
+                                                config.n_critic)
+
+  def write_samples(state, step):
+    if jax.process_index() != 0:
+      return
+    grid = attribute_grid(generator, state.g_params, sample_batch['image'],
+                          sample_batch['label'], attr_names)
+    image_io.save_image(os.path.join(workdir, 'samples', f'step_{step:07d}.png'), grid)
+
+  return loop.Task(
+      init_state=make_init_state(generator, discriminator, g_tx, d_tx, config.data.image_size,
+                                 len(attr_names)),
+      train_steps=train_steps, step_schedule=step_schedule, loader=loader,
+      write_samples=write_samples)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, **unused) -> Any:
+  """--mode=train: trains (or resumes) StarGAN in workdir."""
+  task = make_task(config, workdir)
+  return loop.train(config, workdir, task)
+
+
+def restore_networks(config, workdir: str):
+  """(generator, discriminator, state, step) from the latest checkpoint of workdir."""
+  validate_config(config)
+  check_matches_workdir(config, workdir)
+  generator, discriminator = build_models(config)
+  g_tx, d_tx = make_optimizers(config)
+  init = make_init_state(generator, discriminator, g_tx, d_tx, config.data.image_size,
+                         len(config.data.attrs))
+  template = checkpoint.replicated_template(init, sharding.make_mesh())
+  state, step = checkpoint.restore_latest(workdir, template)
+  return generator, discriminator, state, step
+
+
+def check_matches_workdir(config, workdir: str) -> None:
+  """ValueError if workdir/config.json was trained with another architecture or attributes."""
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    return
+  with open(path, encoding='utf-8') as f:
+    trained = json.load(f)
+  now = json.loads(config.to_json_best_effort())
+  for section, key in (('model', None), ('data', 'attrs'), ('data', 'image_size')):
+    a = trained.get(section, {}) if key is None else trained.get(section, {}).get(key)
+    b = now.get(section, {}) if key is None else now.get(section, {}).get(key)
+    if a != b:
+      name = f'config.{section}' + (f'.{key}' if key else '')
+      raise errors.ConfigError(f'{name} differs from the run in {workdir}: trained with {a}, now {b}. '
+                       f'Pass the same --config (and overrides) that trained it.')
+
+
+def translate_images(config: ml_collections.ConfigDict, workdir: str, input: str | None = None,
+                     output: str | None = None, target: str = '', batch_size: int = 16,
+                     **unused) -> list[str]:
+  """--mode=translate: writes <name>_translated.png, <name>_grid.png and translations.json.
+
+  Attributes not in `target` keep what D's classifier predicts for each input.
+  """
+  if not input or not output:
+    raise errors.ConfigError('--mode=translate needs --input=IMAGE_OR_FOLDER and --output=FOLDER')
+  attr_names = tuple(config.data.attrs)
+  wanted = attributes.parse_target(target or '', attr_names)
+  paths = image_io.list_images(input)
+  generator, discriminator, state, step = restore_networks(config, workdir)
+  logging.info('Restored step %d from %s; translating %d image(s).', step, workdir, len(paths))
+  crop = data_lib.crop_fraction(config.data)
+  written, records = [], []
+  for start in range(0, len(paths), batch_size):
+    chunk = paths[start:start + batch_size]
+    images = np.stack([image_io.load_for_model(p, crop, config.data.image_size) for p in chunk])
+    c_org = predict_attributes(discriminator, state.d_params, images, attr_names)
+    c_trg = attributes.apply_target(c_org, wanted, attr_names)
+    translated = translate(generator, state.g_params, images, c_trg) if wanted else None
+    grid_rows = [attribute_grid(generator, state.g_params, images[i:i + 1], c_org[i:i + 1],
+                                attr_names) for i in range(len(chunk))]
+    for i, path in enumerate(chunk):
+      stem = os.path.splitext(os.path.basename(path))[0]
+      grid_path = os.path.join(output, f'{stem}_grid.png')
+      image_io.save_image(grid_path, grid_rows[i])
+      written.append(grid_path)
+      record = {'input': path, 'predicted': dict(zip(attr_names, c_org[i].tolist())),
+                'grid': grid_path}
+      if translated is not None:
+        out_path = os.path.join(output, f'{stem}_translated.png')
+        image_io.save_image(out_path, translated[i])
+        written.append(out_path)
+        record.update(target=dict(zip(attr_names, c_trg[i].tolist())), translated=out_path)
+      records.append(record)
+  with open(os.path.join(output, 'translations.json'), 'w', encoding='utf-8') as f:
+    json.dump({'workdir': workdir, 'step': step, 'images': records}, f, indent=2)
+  logging.info('Wrote %d file(s) to %s.', len(written), output)
+  return written
+
+
+MODES = {'train': train_and_evaluate, 'translate': translate_images}
+
+
+def evaluate_attribute_transfer(config: ml_collections.ConfigDict, workdir: str, judge,
+                                num_images: int = 1000, batch_size: int = 64) -> dict[str, float]:
+  """Translates held-out images to every single-attribute change and has an independent
+  classifier (`judge`, trainers.classifier.TrainedClassifier) judge them.
+
+  Returns transfer accuracy (the changed attribute has its target value) and preservation (the
+  other attributes keep the judge's reading of the input), per attribute and pooled, plus the
+  judge's own accuracy on the real test images.
+  """
+  from gan_jax.metrics import attributes as attribute_metrics  # pylint: disable=g-import-not-at-top
+  attr_names = tuple(config.data.attrs)
+  missing = [a for a in attr_names if a not in judge.attr_names]
+  if missing or judge.image_size != config.data.image_size:
+    raise errors.ConfigError(
+        f'the judge classifier ({judge.image_size} px, {judge.attr_names}) must see '
+        f'{config.data.image_size} px images and know {attr_names}; missing {missing}')
+  columns = [judge.attr_names.index(a) for a in attr_names]
+  generator, _, state, step = restore_networks(config, workdir)
+  source = data_lib.make_source(config.data, 'test')
+  counts = {a: attribute_metrics.TransferCounts() for a in attr_names}
+  judge_correct, seen = 0.0, 0
+  for batch in loader_lib.ordered_batches(source, batch_size, num_images):
+    images, c_org = batch['image'], batch['label']
+    judged_in = judge.predict(images)[:, columns]
+    judge_correct = judge_correct + (judged_in == c_org).sum(axis=0)
+    seen += len(images)
+    targets = attributes.single_attribute_targets(c_org, attr_names)
+    for name, c_trg in zip(attr_names, targets):
+      judged_out = judge.predict(translate(generator, state.g_params, images, c_trg))[:, columns]
+      counts[name].add(attribute_metrics.count_single_transfer(
+          name, c_org, c_trg, judged_in, judged_out, attr_names))
+  result = attribute_metrics.summarize(counts)
+  for name, correct in zip(attr_names, judge_correct / max(seen, 1)):
+    result[f'judge_accuracy_on_real/{name}'] = float(correct)
+  result.update(step=float(step), num_images=float(seen))
+  return result

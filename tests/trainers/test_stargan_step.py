@@ -1,0 +1,138 @@
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from configs import stargan as stargan_config
+from gan_jax import errors
+from gan_jax import sharding
+from gan_jax.trainers import loop
+from gan_jax.trainers import stargan
+
+
+@pytest.fixture(scope='module')
+def setup():
+  config = stargan_config.get_config('smoke')
+  generator, discriminator = stargan.build_models(config)
+  g_tx, d_tx = stargan.make_optimizers(config)
+  init = stargan.make_init_state(generator, discriminator, g_tx, d_tx, 16, 5)
+  steps, schedule = stargan.make_train_steps(generator, discriminator, g_tx, d_tx,
+                                             stargan.LossWeights(), config.n_critic)
+  rng = np.random.default_rng(0)
+  batch = {'image': rng.uniform(-1, 1, (8, 16, 16, 3)).astype(np.float32),
+           'label': (rng.random((8, 5)) > 0.5).astype(np.float32)}
+  state = jax.jit(init, compiler_options=loop.FAST_COMPILE)(jax.random.key(0))
+  jitted = {name: jax.jit(step) for name, step in steps.items()}
+  return config, state, batch, jitted, schedule
+
+
+def trees_equal(a, b):
+  return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def test_d_step_changes_only_the_discriminator(setup):
+  _, state, batch, steps, _ = setup
+  new, metrics = steps['d'](state, batch, jax.random.key(1))
+  assert trees_equal(new.g_params, state.g_params)
+  assert trees_equal(new.g_opt_state, state.g_opt_state)
+  assert not trees_equal(new.d_params, state.d_params)
+  assert int(new.step) == int(state.step) + 1
+  assert float(metrics['g/weight']) == 0.0
+  assert all(np.isfinite(float(v)) for v in metrics.values())
+
+
+def test_dg_step_changes_both_networks_with_finite_losses(setup):
+  _, state, batch, steps, _ = setup
+  new, metrics = steps['dg'](state, batch, jax.random.key(1))
+  assert not trees_equal(new.g_params, state.g_params)
+  assert not trees_equal(new.d_params, state.d_params)
+  assert float(metrics['g/weight']) == 1.0
+  assert float(metrics['g/loss_rec']) > 0
+  assert all(np.isfinite(float(v)) for v in metrics.values())
+  # The D half of a D+G step is the D step itself.
+  d_only, _ = steps['d'](state, batch, jax.random.key(1))
+  assert trees_equal(new.d_params, d_only.d_params)
+
+
+def test_step_is_deterministic_for_a_key(setup):
+  _, state, batch, steps, _ = setup
+  a, _ = steps['dg'](state, batch, jax.random.key(5))
+  b, _ = steps['dg'](state, batch, jax.random.key(5))
+  c, _ = steps['dg'](state, batch, jax.random.key(6))
+  assert trees_equal(a, b)
+  assert not trees_equal(a.d_params, c.d_params)
+
+
+def test_generator_updates_every_n_critic_steps(setup):
+  config, *_, schedule = setup
+  names = [schedule(s) for s in range(3 * config.n_critic)]
+  assert names.count('dg') == 3
+  assert all(names[s] == 'dg' for s in range(config.n_critic - 1, len(names), config.n_critic))
+
+
+def run_on_mesh(setup, devices):
+  """Two loop steps (D, then D+G) on a mesh over `devices`; returns host state and metrics.
+
+  Plain SGD so that parameter changes are (scaled) gradients: Adam's first update is
+  lr * sign(g), which turns float noise in near-zero gradients into +-lr jumps.
+  """
+  config, _, batch, _, schedule = setup
+  config = config.copy_and_resolve_references()
+  # conv_dim 4 leaves instance-norm channels of near-zero variance whose gradients amplify float
+  # rounding by ~1e2; 16 channels keep the comparison about sharding, not conditioning.
+  config.model.update(g_conv_dim=16, d_conv_dim=16)
+  generator, discriminator = stargan.build_models(config)
+  sgd = optax.sgd(1e-2)
+  init = stargan.make_init_state(generator, discriminator, sgd, sgd, 16, 5)
+  steps, _ = stargan.make_train_steps(generator, discriminator, sgd, sgd,
+                                      stargan.LossWeights(), config.n_critic)
+  mesh = sharding.make_mesh(devices)
+  state = jax.jit(init, compiler_options=loop.FAST_COMPILE)(jax.random.key(0))
+  initial = jax.device_get(state)
+  state = sharding.replicate(initial, mesh)   # a copy: the step donates it
+  global_batch = sharding.global_batch(batch, mesh)
+  key = sharding.replicate(jax.random.key(3), mesh)
+  metrics = []
+  for s in range(2):
+    compiled, _ = loop.compile_step(steps[schedule(s)], mesh, state, global_batch, key)
+    state, m = compiled(state, global_batch, key)
+    metrics.append(m)
+  state = jax.device_get(state)
+  changes = jax.tree.map(lambda new, old: (new - old) / 1e-2, (state.g_params, state.d_params),
+                         (initial.g_params, initial.d_params))
+  return changes, metrics
+
+
+def test_one_device_equals_eight_devices(setup):
+  assert jax.device_count() == 8
+  one_changes, one_metrics = run_on_mesh(setup, jax.devices()[:1])
+  eight_changes, eight_metrics = run_on_mesh(setup, jax.devices())
+  chex.assert_trees_all_close(jax.device_get(one_metrics), jax.device_get(eight_metrics),
+                              rtol=1e-5, atol=1e-6)
+  for one, eight in zip(jax.tree.leaves(one_changes), jax.tree.leaves(eight_changes)):
+    scale = float(np.abs(one).max())
+    assert scale > 0
+    np.testing.assert_allclose(eight, one, rtol=0, atol=1e-3 * scale)
+
+
+def test_linear_decay_schedule():
+  schedule = stargan.linear_decay_schedule(1e-4, num_steps=200_000, decay_steps=100_000)
+  np.testing.assert_allclose([schedule(0), schedule(100_000), schedule(150_000), schedule(200_000)],
+                             [1e-4, 1e-4, 5e-5, 0.0], rtol=1e-6, atol=1e-12)
+
+
+def test_invalid_configs_fail_before_anything_runs():
+  config = stargan_config.get_config('smoke')
+  config.data.image_size = 18
+  with pytest.raises(errors.ConfigError, match='multiple of 4'):
+    stargan.validate_config(config)
+  config = stargan_config.get_config('smoke')
+  config.model.d_repeat = 6
+  with pytest.raises(errors.ConfigError, match='d_repeat'):
+    stargan.validate_config(config)
+  config = stargan_config.get_config('smoke')
+  config.batch_size = 6
+  with pytest.raises(errors.ConfigError, match='divisible by the number of devices'):
+    stargan.make_task(config, '/tmp/unused')
