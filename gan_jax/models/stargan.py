@@ -15,13 +15,14 @@ from gan_jax.models import layers
 
 class ResidualBlock(nn.Module):
   """conv3-IN-ReLU-conv3-IN plus identity: [B, H, W, C] -> [B, H, W, C]."""
+  conv_impl: str = 'xla'
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     c = x.shape[-1]
-    y = layers.conv(c, 3, padding=1, use_bias=False)(x)
+    y = layers.Conv2d(c, 3, padding=1, use_bias=False, impl=self.conv_impl)(x)
     y = nn.relu(layers.instance_norm()(y))
-    y = layers.conv(c, 3, padding=1, use_bias=False)(y)
+    y = layers.Conv2d(c, 3, padding=1, use_bias=False, impl=self.conv_impl)(y)
     return x + layers.instance_norm()(y)
 
 
@@ -33,24 +34,25 @@ class Generator(nn.Module):
   """
   conv_dim: int = 64
   repeat_num: int = 6
+  conv_impl: str = 'xla'    # of the 4x4 and 3x3 convs; the two 7x7 convs always use lax.conv
 
   @nn.compact
   def __call__(self, x: jax.Array, c: jax.Array) -> jax.Array:
     h = layers.tile_labels(x, c)
-    h = layers.conv(self.conv_dim, 7, padding=3, use_bias=False)(h)
+    h = layers.Conv2d(self.conv_dim, 7, padding=3, use_bias=False)(h)
     h = nn.relu(layers.instance_norm()(h))
     dim = self.conv_dim
     for _ in range(2):
       dim *= 2
-      h = layers.conv(dim, 4, stride=2, padding=1, use_bias=False)(h)
+      h = layers.Conv2d(dim, 4, stride=2, padding=1, use_bias=False, impl=self.conv_impl)(h)
       h = nn.relu(layers.instance_norm()(h))
     for _ in range(self.repeat_num):
-      h = ResidualBlock()(h)
+      h = ResidualBlock(conv_impl=self.conv_impl)(h)
     for _ in range(2):
       dim //= 2
       h = layers.UpConv2x(dim, use_bias=False)(h)
       h = nn.relu(layers.instance_norm()(h))
-    h = layers.conv(3, 7, padding=3, use_bias=False)(h)
+    h = layers.Conv2d(3, 7, padding=3, use_bias=False)(h)
     return jnp.tanh(h)
 
 
@@ -64,19 +66,22 @@ class Discriminator(nn.Module):
   num_attrs: int = 5
   conv_dim: int = 64
   repeat_num: int = 6
+  conv_impl: str = 'xla'    # 'im2col' on CPU: see layers.Conv2d
 
   @nn.compact
   def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     h = x
     dim = self.conv_dim
     for i in range(self.repeat_num):
-      h = layers.conv(dim, 4, stride=2, padding=1)(h)
+      h = layers.Conv2d(dim, 4, stride=2, padding=1, impl=self.conv_impl)(h)
       h = nn.leaky_relu(h, 0.01)
       if i < self.repeat_num - 1:
         dim *= 2
-    out_src = layers.conv(1, 3, padding=1, use_bias=False, name='conv_src')(h)
+    out_src = layers.Conv2d(1, 3, padding=1, use_bias=False, impl=self.conv_impl,
+                            name='conv_src')(h)
     k = final_feature_size(self.image_size, self.repeat_num)
-    out_cls = layers.conv(self.num_attrs, k, use_bias=False, name='conv_cls')(h)
+    out_cls = layers.Conv2d(self.num_attrs, k, use_bias=False, impl=self.conv_impl,
+                            name='conv_cls')(h)
     return out_src, out_cls.reshape(x.shape[0], self.num_attrs)
 
 

@@ -218,6 +218,10 @@ def _run_steps(config, task: Task, mesh, state, batches: Iterator[dict], loop_ke
         logging.info('Compiled train step %r in %.1f s.', name, seconds)
         t0 += seconds   # steps/s counts running time, not compiling
       state, metrics = compiled[name](state, batch, loop_key)
+      if window:
+        # Dispatch is asynchronous: wait for the previous step so the host runs at most one step
+        # ahead and a SIGTERM is acted on within a step, not after a long queue of them.
+        jax.block_until_ready(window[-1])
       window.append(metrics)
       step += 1
       done = step >= config.num_steps or stop.requested

@@ -29,6 +29,7 @@ from gan_jax import sharding
 from gan_jax import train_state
 from gan_jax import data as data_lib
 from gan_jax.data import loader as loader_lib
+from gan_jax.models import layers
 from gan_jax.models import stargan as models
 from gan_jax.trainers import loop
 
@@ -55,12 +56,23 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
                      f'[0, num_steps={config.num_steps}]')
 
 
+def resolve_conv_impl(impl: str) -> str:
+  """'auto' -> 'im2col' on CPU (see layers.Conv2d), 'xla' on GPU/TPU; others as given."""
+  if impl == 'auto':
+    return 'im2col' if jax.default_backend() == 'cpu' else 'xla'
+  if impl not in layers.CONV_IMPLS:
+    raise errors.ConfigError(f'conv impl {impl!r}: choose auto or one of {layers.CONV_IMPLS}')
+  return impl
+
+
 def build_models(config) -> tuple[models.Generator, models.Discriminator]:
+  """G and D of the config. The conv lowering changes speed only: parameters are the same."""
   m = config.model
-  generator = models.Generator(conv_dim=m.g_conv_dim, repeat_num=m.g_repeat)
-  discriminator = models.Discriminator(image_size=config.data.image_size,
-                                       num_attrs=len(config.data.attrs), conv_dim=m.d_conv_dim,
-                                       repeat_num=m.d_repeat)
+  generator = models.Generator(conv_dim=m.g_conv_dim, repeat_num=m.g_repeat,
+                               conv_impl=resolve_conv_impl(m.get('g_conv_impl', 'xla')))
+  discriminator = models.Discriminator(
+      image_size=config.data.image_size, num_attrs=len(config.data.attrs), conv_dim=m.d_conv_dim,
+      repeat_num=m.d_repeat, conv_impl=resolve_conv_impl(m.get('d_conv_impl', 'auto')))
   return generator, discriminator
 
 
@@ -243,21 +255,25 @@ def restore_networks(config, workdir: str):
   return generator, discriminator, state, step
 
 
+ARCHITECTURE_FIELDS = ('model.g_conv_dim', 'model.d_conv_dim', 'model.g_repeat',
+                       'model.d_repeat', 'data.attrs', 'data.image_size')
+
+
 def check_matches_workdir(config, workdir: str) -> None:
-  """ValueError if workdir/config.json was trained with another architecture or attributes."""
+  """ConfigError if workdir/config.json was trained with another architecture or attributes."""
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
     return
   with open(path, encoding='utf-8') as f:
     trained = json.load(f)
   now = json.loads(config.to_json_best_effort())
-  for section, key in (('model', None), ('data', 'attrs'), ('data', 'image_size')):
-    a = trained.get(section, {}) if key is None else trained.get(section, {}).get(key)
-    b = now.get(section, {}) if key is None else now.get(section, {}).get(key)
-    if a != b:
-      name = f'config.{section}' + (f'.{key}' if key else '')
-      raise errors.ConfigError(f'{name} differs from the run in {workdir}: trained with {a}, now {b}. '
-                       f'Pass the same --config (and overrides) that trained it.')
+  for field in ARCHITECTURE_FIELDS:
+    section, key = field.split('.')
+    was, is_now = trained.get(section, {}).get(key), now.get(section, {}).get(key)
+    if was != is_now:
+      raise errors.ConfigError(
+          f'config.{field} differs from the run in {workdir}: trained with {was}, now {is_now}. '
+          f'Pass the same --config (and overrides) that trained it.')
 
 
 def translate_images(config: ml_collections.ConfigDict, workdir: str, input: str | None = None,

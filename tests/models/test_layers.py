@@ -83,3 +83,30 @@ def test_instance_norm_normalises_each_image_and_channel():
   y = norm.apply(norm.init(jax.random.key(1), x), x)
   np.testing.assert_allclose(jnp.mean(y, axis=(1, 2)), 0.0, atol=1e-5)
   np.testing.assert_allclose(jnp.std(y, axis=(1, 2)), 1.0, atol=1e-3)
+
+
+@pytest.mark.parametrize('kernel,stride,padding', [(4, 2, 1), (3, 1, 1), (2, 1, 0), (7, 1, 3)])
+def test_im2col_conv_equals_lax_conv_with_second_order_gradients(kernel, stride, padding):
+  x = jax.random.normal(jax.random.key(0), (2, 8, 8, 3))
+  make = lambda impl: layers.Conv2d(5, kernel, stride, padding, impl=impl)
+  params = make('xla').init(jax.random.key(1), x)
+  outputs = {impl: make(impl).apply(params, x) for impl in layers.CONV_IMPLS}
+  np.testing.assert_allclose(outputs['im2col'], outputs['xla'], rtol=1e-5, atol=1e-5)
+  ref = jax.lax.conv_general_dilated(x, params['params']['kernel'], (stride, stride),
+                                     ((padding, padding),) * 2,
+                                     dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  np.testing.assert_allclose(outputs['xla'], ref + params['params']['bias'], rtol=1e-5, atol=1e-5)
+
+  def penalty(p, impl):   # a gradient penalty: needs d/dparams of d/dx
+    grad_x = jax.grad(lambda v: jnp.sum(jnp.tanh(make(impl).apply(p, v))))(x)
+    return jnp.sum(jnp.square(grad_x))
+  grads = {impl: jax.grad(penalty)(params, impl) for impl in layers.CONV_IMPLS}
+  chex.assert_trees_all_close(grads['im2col'], grads['xla'], rtol=1e-4, atol=1e-5)
+
+
+def test_extract_patches_layout():
+  x = jnp.arange(1 * 4 * 4 * 2, dtype=jnp.float32).reshape(1, 4, 4, 2)
+  patches = layers.extract_patches(x, 2, 2, 0)
+  chex.assert_shape(patches, (1, 2, 2, 8))
+  np.testing.assert_array_equal(patches[0, 1, 0], jnp.concatenate(
+      [x[0, 2, 0], x[0, 2, 1], x[0, 3, 0], x[0, 3, 1]]))

@@ -136,3 +136,16 @@ def test_invalid_configs_fail_before_anything_runs():
   config.batch_size = 6
   with pytest.raises(errors.ConfigError, match='divisible by the number of devices'):
     stargan.make_task(config, '/tmp/unused')
+
+
+def test_translating_with_another_architecture_is_a_config_error(tmp_path):
+  config = stargan_config.get_config('smoke')
+  loop.write_config(config, str(tmp_path))
+  stargan.check_matches_workdir(config, str(tmp_path))   # same config: fine
+  config.model.d_conv_impl = 'xla'                        # lowering only: fine
+  stargan.check_matches_workdir(config, str(tmp_path))
+  config.model.g_conv_dim = 8
+  with pytest.raises(errors.ConfigError, match='g_conv_dim differs'):
+    stargan.check_matches_workdir(config, str(tmp_path))
+  with pytest.raises(errors.ConfigError, match='conv impl'):
+    stargan.resolve_conv_impl('cudnn')
