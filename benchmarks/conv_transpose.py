@@ -15,7 +15,6 @@ from absl import flags
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from gan_jax.models import layers
 

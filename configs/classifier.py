@@ -34,13 +34,15 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   if variant == 'synthetic':
     c.data.attrs = ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young', 'Eyeglasses',
                     'Smiling')
-    c.num_steps = 6000           # Young and Smiling are subtle at 32 px: they need the steps
+    c.num_steps = 4000           # Young and Smiling are subtle at 32 px: they need the steps
     c.eval_every = 1000
     c.ckpt_every = 1000
   elif variant == 'celeba64':
-    c.num_steps = 4000
-    c.eval_every = 1000
-    c.ckpt_every = 1000
+    c.batch_size = 32
+    c.num_steps = 2500
+    c.eval_every = 500
+    c.eval_examples = 1000
+    c.ckpt_every = 500
   elif variant == 'smoke':
     c.model.widths = (4, 8)
     c.batch_size = 8

@@ -32,9 +32,10 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   ))
   c.model = ml_collections.ConfigDict(dict(
       g_conv_dim=64, d_conv_dim=64, g_repeat=6, d_repeat=6,
-      # How convolutions are lowered (speed only; same parameters): 'auto' = im2col on CPU, where
-      # D's gradient penalty through lax.conv is ~15x slower, and lax.conv on GPU/TPU.
-      g_conv_impl='xla', d_conv_impl='auto'))
+      # How convolutions are lowered (speed only; same parameters, see layers.conv2d): 'auto' =
+      # lax.conv on GPU/TPU; on CPU 'im2col' for D (its gradient penalty through lax.conv is
+      # ~10x slower) and 'hybrid' for G. Or name one: xla | im2col | hybrid.
+      g_conv_impl='auto', d_conv_impl='auto'))
   c.loss = ml_collections.ConfigDict(dict(lambda_cls=1.0, lambda_rec=10.0, lambda_gp=10.0))
   c.optim = ml_collections.ConfigDict(dict(
       g_lr=1e-4, d_lr=1e-4, b1=0.5, b2=0.999,

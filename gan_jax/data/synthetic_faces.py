@@ -12,7 +12,7 @@ Bangs, Mouth_Slightly_Open. How each one shows:
                each with shade jitter; eyebrows (and a beard) take a darker tone of the hair.
   Male         stubble / beard / mustache, thick straight brows, squarer jaw. Female: lipstick,
                eyeliner and lashes, no facial hair. Hair length correlates with sex, imperfectly.
-  Young=0      forehead wrinkles, under-eye bags, crow's feet, nasolabial folds, graying brows.
+  Young=0      forehead wrinkles, under-eye bags, crow's feet, nasolabial folds, silver bushy brows.
   Eyeglasses   round or rectangular frames, dark or coloured, with a bridge and temple arms.
   Smiling      upturned mouth (teeth when the mouth is open), smile creases, narrowed eyes.
   Bangs        a fringe over the forehead (straight, swept or curly).
@@ -340,9 +340,9 @@ def hair_rgb(params: FaceParams) -> Color:
 
 
 def _brow_rgb(params: FaceParams, hair: Color) -> Color:
-  """Eyebrows: a darker tone of the hair, graying with age."""
+  """Eyebrows: a darker tone of the hair; silver-white with age (a cue that survives 32 px)."""
   brow = _mix(hair, (44, 30, 22), 0.35)
-  return brow if params.young else _mix(brow, (150, 150, 150), 0.45)
+  return brow if params.young else _mix(brow, (222, 222, 218), 0.8)
 
 
 def _beard_rgb(hair: Color) -> Color:
@@ -610,8 +610,8 @@ def _paint_mustache(pen: _Pen, params: FaceParams, hair: Color) -> None:
 
 def _paint_wrinkle(pen: _Pen, uv: list[UV], skin: Color, t: float) -> None:
   """A crease: a dark line over a light one just below it, visible on light and dark skin."""
-  pen.line([(u, v + 0.025) for u, v in uv], _mix(skin, (255, 240, 225), 0.3), t)
-  pen.line(uv, _mix(skin, (50, 25, 20), 0.5), t)
+  pen.line([(u, v + 0.03) for u, v in uv], _mix(skin, (255, 240, 225), 0.4), t)
+  pen.line(uv, _mix(skin, (40, 20, 15), 0.65), t)
 
 
 def _paint_age_lines(pen: _Pen, params: FaceParams) -> None:
@@ -622,7 +622,7 @@ def _paint_age_lines(pen: _Pen, params: FaceParams) -> None:
   brow_v = params.eye_y - params.brow_gap
   for k, v in enumerate((brow_v - 0.1, brow_v - 0.18, brow_v - 0.26)):
     half = 0.42 - 0.04 * k
-    _paint_wrinkle(pen, _curve(-half, half, _parabola(half, v, -0.025), 7), skin, 0.05)
+    _paint_wrinkle(pen, _curve(-half, half, _parabola(half, v, -0.025), 7), skin, 0.065)
   eye_rv = params.eye_size * params.eye_aspect * pen.fw / pen.fh
   for side in (-1, 1):
     eu = side * params.eye_spacing
@@ -668,8 +668,9 @@ def _paint_brows(pen: _Pen, params: FaceParams, hair: Color) -> None:
   for side in (-1, 1):
     inner = side * (params.eye_spacing - params.eye_size * 0.95)
     outer = side * (params.eye_spacing + params.eye_size * 1.15)
+    width = (0.1 if params.male else 0.055) * (1.0 if params.young else 1.35)   # bushy with age
     pen.curve((inner, v + params.brow_tilt), ((inner + outer) / 2, v - arch), (outer, v + 0.02),
-              color, 0.1 if params.male else 0.055)
+              color, width)
 
 
 def _paint_nose(pen: _Pen, params: FaceParams) -> None:

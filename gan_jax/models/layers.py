@@ -10,6 +10,8 @@ slower (see benchmarks/conv_transpose.py).
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import flax.linen as nn
@@ -73,15 +75,13 @@ class UpConv2x(nn.Module):
   features: int
   use_bias: bool = True
   kernel_init: nn.initializers.Initializer = nn.initializers.kaiming_uniform()
+  impl: str = 'xla'   # lowering of the 3x3 convolution, see conv2d
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.param('kernel', self.kernel_init, (4, 4, x.shape[-1], self.features))
     subpixel = transposed_kernel_to_subpixel(kernel.astype(x.dtype))
-    y = jax.lax.conv_general_dilated(
-        x, subpixel, window_strides=(1, 1), padding=((1, 1), (1, 1)),
-        dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-    y = depth_to_space(y, 2)
+    y = depth_to_space(conv2d(x, subpixel, 1, 1, self.impl), 2)
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros, (self.features,)).astype(x.dtype)
     return y
@@ -94,7 +94,7 @@ def conv(features: int, kernel: int, stride: int = 1, padding: int = 0, use_bias
                  padding=((padding, padding), (padding, padding)), use_bias=use_bias, name=name)
 
 
-CONV_IMPLS = ('xla', 'im2col')
+CONV_IMPLS = ('xla', 'im2col', 'hybrid')
 
 
 def extract_patches(x: jax.Array, kernel: int, stride: int, padding: int) -> jax.Array:
@@ -108,14 +108,60 @@ def extract_patches(x: jax.Array, kernel: int, stride: int, padding: int) -> jax
   return jnp.concatenate(taps, axis=-1)
 
 
-class Conv2d(nn.Module):
-  """PyTorch-style Conv2d (square kernel, symmetric padding) with a choice of lowering.
+def _lax_conv(x: jax.Array, kernel: jax.Array, stride: int, padding: int) -> jax.Array:
+  return jax.lax.conv_general_dilated(x, kernel, (stride, stride), ((padding, padding),) * 2,
+                                      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
 
-  impl='xla' is lax.conv (best on GPU/TPU). impl='im2col' gathers patches and multiplies by the
-  kernel: the same function and parameters, but every derivative, including the second-order
-  ones of a gradient penalty, is a matrix product. On XLA:CPU the weight gradient of a gradient
-  penalty through lax.conv ran ~15x slower than through im2col (benchmarks/RESULTS.md).
-  kernel [k, k, Cin, features], as nn.Conv.
+
+def _im2col_conv(x: jax.Array, kernel: jax.Array, stride: int, padding: int) -> jax.Array:
+  patches = extract_patches(x, kernel.shape[0], stride, padding)
+  return jnp.einsum('bhwk,kf->bhwf', patches, kernel.reshape(-1, kernel.shape[-1]))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _hybrid_conv(x, kernel, stride, padding):
+  return _lax_conv(x, kernel, stride, padding)
+
+
+def _hybrid_conv_fwd(x, kernel, stride, padding):
+  return _lax_conv(x, kernel, stride, padding), (x, kernel)
+
+
+def _hybrid_conv_bwd(stride, padding, residuals, dy):
+  """Input gradient as lax.conv computes it; kernel gradient as one matrix product."""
+  x, kernel = residuals
+  _, input_vjp = jax.vjp(lambda v: _lax_conv(v, kernel, stride, padding), x)
+  patches = extract_patches(x, kernel.shape[0], stride, padding)
+  dkernel = jnp.einsum('bhwk,bhwf->kf', patches, dy).reshape(kernel.shape)
+  return input_vjp(dy)[0], dkernel
+
+
+_hybrid_conv.defvjp(_hybrid_conv_fwd, _hybrid_conv_bwd)
+
+
+def conv2d(x: jax.Array, kernel: jax.Array, stride: int, padding: int, impl: str) -> jax.Array:
+  """Cross-correlation of x [B, H, W, Cin] with kernel [k, k, Cin, Cout], symmetric padding.
+
+  Three lowerings of the same function (speed only): 'xla' lax.conv; 'im2col' patches times
+  kernel, so that every derivative, second-order ones included, is a matrix product; 'hybrid'
+  lax.conv forward and input gradient, kernel gradient as one matrix product (XLA:CPU's own
+  kernel-gradient convolution was ~1.5x slower).
+  """
+  if impl == 'xla':
+    return _lax_conv(x, kernel, stride, padding)
+  if impl == 'im2col':
+    return _im2col_conv(x, kernel, stride, padding)
+  if impl == 'hybrid':
+    return _hybrid_conv(x, kernel, stride, padding)
+  raise ValueError(f'conv impl must be one of {CONV_IMPLS}, got {impl!r}')
+
+
+class Conv2d(nn.Module):
+  """PyTorch-style Conv2d (square kernel, symmetric padding) with a choice of lowering (`conv2d`).
+
+  'xla' suits GPU/TPU. On XLA:CPU a gradient penalty's second-order kernel gradient through
+  lax.conv ran ~15x slower than through 'im2col' (benchmarks/RESULTS.md). kernel [k, k, Cin,
+  features], as nn.Conv; the lowering never changes the parameters.
   """
   features: int
   kernel_size: int
@@ -129,16 +175,7 @@ class Conv2d(nn.Module):
     k = self.kernel_size
     kernel = self.param('kernel', nn.initializers.lecun_normal(), (k, k, x.shape[-1],
                                                                     self.features))
-    kernel = kernel.astype(x.dtype)
-    if self.impl == 'im2col':
-      patches = extract_patches(x, k, self.stride, self.padding)
-      y = jnp.einsum('bhwk,kf->bhwf', patches, kernel.reshape(-1, self.features))
-    elif self.impl == 'xla':
-      pad = ((self.padding, self.padding), (self.padding, self.padding))
-      y = jax.lax.conv_general_dilated(x, kernel, (self.stride, self.stride), pad,
-                                       dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-    else:
-      raise ValueError(f'conv impl must be one of {CONV_IMPLS}, got {self.impl!r}')
+    y = conv2d(x, kernel.astype(x.dtype), self.stride, self.padding, self.impl)
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros, (self.features,)).astype(x.dtype)
     return y

@@ -34,7 +34,7 @@ class Generator(nn.Module):
   """
   conv_dim: int = 64
   repeat_num: int = 6
-  conv_impl: str = 'xla'    # of the 4x4 and 3x3 convs; the two 7x7 convs always use lax.conv
+  conv_impl: str = 'xla'    # lowering (layers.conv2d) of the 4x4 and 3x3 convs; 7x7 use lax.conv
 
   @nn.compact
   def __call__(self, x: jax.Array, c: jax.Array) -> jax.Array:
@@ -50,7 +50,7 @@ class Generator(nn.Module):
       h = ResidualBlock(conv_impl=self.conv_impl)(h)
     for _ in range(2):
       dim //= 2
-      h = layers.UpConv2x(dim, use_bias=False)(h)
+      h = layers.UpConv2x(dim, use_bias=False, impl=self.conv_impl)(h)
       h = nn.relu(layers.instance_norm()(h))
     h = layers.Conv2d(3, 7, padding=3, use_bias=False)(h)
     return jnp.tanh(h)
@@ -66,7 +66,7 @@ class Discriminator(nn.Module):
   num_attrs: int = 5
   conv_dim: int = 64
   repeat_num: int = 6
-  conv_impl: str = 'xla'    # 'im2col' on CPU: see layers.Conv2d
+  conv_impl: str = 'xla'    # lowering of every conv (layers.conv2d)
 
   @nn.compact
   def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:

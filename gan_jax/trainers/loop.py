@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import signal
 import threading
@@ -23,7 +22,6 @@ from typing import Any, Callable, Iterator
 
 from absl import logging
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -179,10 +177,11 @@ def train(config: ml_collections.ConfigDict, workdir: str, task: Task) -> Any:
   sharding.check_batch_size(config.batch_size, mesh)
   write_config(config, workdir)
   _, loop_key = root_keys(config.seed)
-  state = init_state(task, config.seed, mesh)
   manager = checkpoint.make_manager(workdir, max_to_keep=config.max_to_keep)
-  if manager.latest_step() is not None:
-    state = checkpoint.restore(manager, state)
+  if manager.latest_step() is None:
+    state = init_state(task, config.seed, mesh)
+  else:
+    state = checkpoint.restore(manager, checkpoint.replicated_template(task.init_state, mesh))
     logging.info('Resumed from %s at step %d.', checkpoint.checkpoint_dir(workdir),
                  int(state.step))
   start_step = int(state.step)

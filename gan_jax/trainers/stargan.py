@@ -56,10 +56,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
                      f'[0, num_steps={config.num_steps}]')
 
 
-def resolve_conv_impl(impl: str) -> str:
-  """'auto' -> 'im2col' on CPU (see layers.Conv2d), 'xla' on GPU/TPU; others as given."""
+def resolve_conv_impl(impl: str, on_cpu: str) -> str:
+  """'auto' -> `on_cpu` on CPU (see layers.conv2d), 'xla' on GPU/TPU; others as given."""
   if impl == 'auto':
-    return 'im2col' if jax.default_backend() == 'cpu' else 'xla'
+    return on_cpu if jax.default_backend() == 'cpu' else 'xla'
   if impl not in layers.CONV_IMPLS:
     raise errors.ConfigError(f'conv impl {impl!r}: choose auto or one of {layers.CONV_IMPLS}')
   return impl
@@ -68,11 +68,15 @@ def resolve_conv_impl(impl: str) -> str:
 def build_models(config) -> tuple[models.Generator, models.Discriminator]:
   """G and D of the config. The conv lowering changes speed only: parameters are the same."""
   m = config.model
-  generator = models.Generator(conv_dim=m.g_conv_dim, repeat_num=m.g_repeat,
-                               conv_impl=resolve_conv_impl(m.get('g_conv_impl', 'xla')))
+  # On CPU, D's gradient penalty needs fast second-order kernel gradients (im2col) and G fast
+  # first-order ones (hybrid); benchmarks/RESULTS.md has the measurements.
+  generator = models.Generator(
+      conv_dim=m.g_conv_dim, repeat_num=m.g_repeat,
+      conv_impl=resolve_conv_impl(m.get('g_conv_impl', 'auto'), on_cpu='hybrid'))
   discriminator = models.Discriminator(
       image_size=config.data.image_size, num_attrs=len(config.data.attrs), conv_dim=m.d_conv_dim,
-      repeat_num=m.d_repeat, conv_impl=resolve_conv_impl(m.get('d_conv_impl', 'auto')))
+      repeat_num=m.d_repeat,
+      conv_impl=resolve_conv_impl(m.get('d_conv_impl', 'auto'), on_cpu='im2col'))
   return generator, discriminator
 
 
@@ -115,12 +119,12 @@ def make_train_step(generator, discriminator, g_tx, d_tx, weights: LossWeights, 
 
   One D update (WGAN-GP + attribute classification on real images) and, if update_g, then one G
   update against the new D (adversarial + classification + cycle reconstruction). Target labels
-  are the batch's own labels in a random order, as in yunjey/stargan.
+  are the batch's own labels in a random order, as in yunjey/stargan. The fake images G makes for
+  the D update are reused, with their VJP, for the G update rather than generated twice.
   """
 
-  def d_loss_fn(d_params, g_params, real, c_org, c_trg, key):
+  def d_loss_fn(d_params, real, fake, c_org, key):
     real_src, real_cls = discriminator.apply(d_params, real)
-    fake = jax.lax.stop_gradient(generator.apply(g_params, real, c_trg))
     fake_src, _ = discriminator.apply(d_params, fake)
     x_hat = losses.interpolate(real, fake, key)
     gp = losses.gradient_penalty(lambda x: discriminator.apply(d_params, x)[0], x_hat)
@@ -131,8 +135,8 @@ def make_train_step(generator, discriminator, g_tx, d_tx, weights: LossWeights, 
     return loss, {'d/loss': loss, 'd/loss_real': loss_real, 'd/loss_fake': loss_fake,
                   'd/loss_cls': loss_cls, 'd/loss_gp': gp, 'd/acc_real': accuracy}
 
-  def g_loss_fn(g_params, d_params, real, c_org, c_trg):
-    fake = generator.apply(g_params, real, c_trg)
+  def g_loss_fn(g_params, fake, d_params, real, c_org, c_trg):
+    """G's loss given fake = G(real, c_trg); differentiated w.r.t. g_params and fake."""
     fake_src, fake_cls = discriminator.apply(d_params, fake)
     reconstructed = generator.apply(g_params, fake, c_org)
     loss_fake = losses.wgan_generator_loss(fake_src)
@@ -146,9 +150,14 @@ def make_train_step(generator, discriminator, g_tx, d_tx, weights: LossWeights, 
     real, c_org = batch['image'], batch['label']
     perm_key, gp_key = jax.random.split(key)
     c_trg = c_org[jax.random.permutation(perm_key, real.shape[0])]
+    translate_fn = lambda g_params: generator.apply(g_params, real, c_trg)
+    if update_g:
+      fake, fake_vjp = jax.vjp(translate_fn, state.g_params)
+    else:
+      fake = translate_fn(state.g_params)
 
     d_grads, metrics = jax.grad(d_loss_fn, has_aux=True)(
-        state.d_params, state.g_params, real, c_org, c_trg, gp_key)
+        state.d_params, real, jax.lax.stop_gradient(fake), c_org, gp_key)
     d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state, state.d_params)
     d_params = optax.apply_updates(state.d_params, d_updates)
     state = state.replace(step=state.step + 1, d_params=d_params, d_opt_state=d_opt_state)
@@ -156,8 +165,10 @@ def make_train_step(generator, discriminator, g_tx, d_tx, weights: LossWeights, 
       zeros = {k: jnp.zeros((), jnp.float32) for k in G_METRICS}
       return state, {**metrics, **zeros, 'g/weight': jnp.zeros((), jnp.float32)}
 
-    g_grads, g_metrics = jax.grad(g_loss_fn, has_aux=True)(
-        state.g_params, d_params, real, c_org, c_trg)
+    # dL/dg = (partial through the reconstruction) + (through fake = G(real, c_trg)).
+    (g_grads, fake_grads), g_metrics = jax.grad(g_loss_fn, argnums=(0, 1), has_aux=True)(
+        state.g_params, fake, d_params, real, c_org, c_trg)
+    g_grads = jax.tree.map(jnp.add, g_grads, fake_vjp(fake_grads)[0])
     g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
     state = state.replace(g_params=optax.apply_updates(state.g_params, g_updates),
                           g_opt_state=g_opt_state)
