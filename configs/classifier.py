@@ -9,9 +9,13 @@ import ml_collections
 from configs import stargan
 
 
+CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse',
+                   'ship', 'truck')
+
+
 def get_config(arg: str = '') -> ml_collections.ConfigDict:
   variant = arg
-  data_config = stargan.get_config(variant).data
+  data_config = stargan.get_config('' if variant == 'cifar10' else variant).data
   c = ml_collections.ConfigDict()
   c.trainer = 'classifier'
   c.seed = 1                      # not StarGAN's seed: an independent network
@@ -43,6 +47,17 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
     c.eval_every = 500
     c.eval_examples = 1000
     c.ckpt_every = 500
+  elif variant == 'cifar10':
+    # CIFAR-10 classes from ../shared/data/cifar10 (test/ class folders, train.zip): the
+    # feature extractor for FID/KID on CIFAR-10 generators ("classifier:WORKDIR").
+    c.data = ml_collections.ConfigDict(dict(name='class_folders', path='../shared/data/cifar10',
+                                            image_size=32, attrs=CIFAR10_CLASSES))
+    c.loss = 'softmax'
+    c.batch_size = 128
+    c.num_steps = 2500             # ~6.4 epochs
+    c.eval_every = 500
+    c.eval_examples = 0            # the whole 10,000-image test split
+    c.ckpt_every = 500
   elif variant == 'smoke':
     c.model.widths = (4, 8)
     c.batch_size = 8
@@ -53,5 +68,5 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
     c.ckpt_every = 3
   elif variant:
     raise ValueError(f'unknown variant {variant!r} of configs/classifier.py: use synthetic, '
-                     f'celeba64, smoke or none')
+                     f'celeba64, cifar10, smoke or none')
   return c

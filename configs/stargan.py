@@ -50,6 +50,17 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   c.num_sample_images = 8        # rows of the sample grid (from the test split)
   c.data_threads = 4
   c.tensorboard = True
+  c.eval = ml_collections.ConfigDict(dict(
+      num_images=1000,           # held-out images; each is translated to every single change
+      judge='',                  # workdir of configs/classifier.py: attribute transfer metrics
+      extractor='',              # features for FID/KID/PR: inception_v3 | classifier:WORKDIR;
+                                 # '' = the judge's, else inception_v3 if its weights are here
+      inception_weights='',      # pt_inception-2015-12-05-6726825d.pth or converted .npz
+      resize='clean',            # clean (antialiased, float) | legacy_pytorch
+      batch_size=64,
+      kid_subset_size=1000,
+      cache_dir='',              # reference statistics cache ('' = ~/.cache/gan_jax/...)
+  ))
 
   if arg == 'synthetic':
     # Embedded faces at 32 px with a narrower network, sized for ~20 min on 2 CPU cores. With
@@ -78,6 +89,7 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
     c.batch_size = 8
     c.n_critic = 2
     c.num_steps = 4
+    c.eval.update(num_images=16, batch_size=8, kid_subset_size=16)
     c.optim.decay_steps = 2
     c.log_every = 2
     c.sample_every = 4

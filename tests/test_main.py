@@ -100,3 +100,40 @@ def test_default_config_offline_names_the_local_option(tmp_path):
   result = run_main('--config=configs/stargan.py', f'--workdir={tmp_path}', timeout=120)
   assert result.returncode == 2
   assert 'celeba_folder' in result.stderr
+
+
+def test_eval_writes_json_and_report_and_reuses_reference_statistics(trained_workdir, tmp_path):
+  judge = str(tmp_path / 'judge')
+  result = run_main('--config=configs/classifier.py:smoke', f'--workdir={judge}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  args = ('--config=configs/stargan.py:smoke', f'--workdir={trained_workdir}', '--mode=eval',
+          f'--config.eval.judge={judge}', f'--config.eval.cache_dir={tmp_path / "cache"}')
+  first = run_main(*args)
+  assert first.returncode == 0, first.stderr[-3000:]
+  with open(os.path.join(trained_workdir, 'eval', '0000004.json')) as f:
+    result = json.load(f)
+  for key in ('fid', 'kid', 'kid_std', 'precision', 'recall', 'density', 'coverage',
+              'transfer_accuracy', 'preservation', 'cycle_l1', 'cycle_psnr', 'cycle_ssim'):
+    assert np.isfinite(result[key]), key
+  assert result['num_images'] == 16 and not result['comparable_to_papers']
+  assert result['extractor'].startswith('classifier ') and 'NOT' not in result['extractor']
+  assert 'eval step 4: 16/16 images (100%)' in first.stderr           # progress with ETA
+  assert 'ETA' in first.stderr
+  with open(os.path.join(trained_workdir, 'eval', 'report.html')) as f:
+    html = f.read()
+  assert '<svg' in html and 'data:image/png;base64,' in html and 'NOT comparable' in html
+  assert len(os.listdir(tmp_path / 'cache')) == 1
+  second = run_main(*args)
+  assert second.returncode == 0, second.stderr[-3000:]
+  assert 'Reference statistics from cache' in second.stderr
+  with open(os.path.join(trained_workdir, 'eval', '0000004.json')) as f:
+    again = json.load(f)
+  assert again['fid'] == result['fid'] and again['reference'].endswith('(cached)')
+
+
+def test_eval_without_inception_weights_says_so(trained_workdir, tmp_path):
+  result = run_main('--config=configs/stargan.py:smoke', f'--workdir={trained_workdir}',
+                    '--mode=eval', '--config.eval.extractor=inception_v3',
+                    f'--config.eval.inception_weights={tmp_path / "absent.pth"}')
+  assert result.returncode == 2 and 'Traceback' not in result.stderr
+  assert 'NOT comparable to FIDs in papers' in result.stderr

@@ -4,6 +4,7 @@ Names:
   synthetic_faces  procedurally drawn cartoon faces with exact attribute labels (embedded default)
   celeba_folder    CelebA in its official layout on disk (config.data.path)
   celeb_a          tensorflow-datasets `celeb_a` (downloads on machines with internet)
+  class_folders    <path>/<split>/<class>/* or <path>/<split>.zip (CIFAR-10 as in shared/data)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from gan_jax.data.base import DataConfigError, ImageSource, UnreadableImageError
 
-DATASETS = ('synthetic_faces', 'celeba_folder', 'celeb_a')
+DATASETS = ('synthetic_faces', 'celeba_folder', 'celeb_a', 'class_folders')
 SPLITS = ('train', 'test')
 
 
@@ -38,6 +39,12 @@ def make_source(data: Any, split: str) -> ImageSource:
     return celeba.TfdsCelebA(attrs, data.image_size, crop=data.crop, split=split,
                              data_dir=data.get('tfds_data_dir') or None,
                              download=data.get('download', False))
+  if data.name == 'class_folders':
+    from gan_jax.data import class_folders
+    if not data.get('path'):
+      raise DataConfigError('config.data.path is empty: set --config.data.path to a folder with '
+                            'train/ and test/ class folders (or train.zip, test.zip).')
+    return class_folders.ClassFolders(data.path, split, data.image_size, attrs)
   raise DataConfigError(f'unknown dataset config.data.name={data.name!r}; choose one of {DATASETS}')
 
 

@@ -10,8 +10,9 @@ import dataclasses
 import functools
 import json
 import os
-from typing import Any
+from typing import Any, Callable
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -24,6 +25,7 @@ from gan_jax import sharding
 from gan_jax import train_state
 from gan_jax import data as data_lib
 from gan_jax.data import loader as loader_lib
+from gan_jax.metrics import features
 from gan_jax.models import classifier as models
 from gan_jax.trainers import loop
 
@@ -71,7 +73,8 @@ def make_train_step(model, tx, kind: str):
       return classification_loss(logits, batch['label'], kind), logits
     (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    accuracy = jnp.mean(predictions(logits, kind) == batch['label'])
+    accuracy = (jnp.mean(jnp.argmax(logits, -1) == jnp.argmax(batch['label'], -1))
+                if kind == 'softmax' else jnp.mean(predictions(logits, kind) == batch['label']))
     state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
                           opt_state=opt_state)
     return state, {'loss': loss, 'accuracy': accuracy}
@@ -112,6 +115,23 @@ def per_attribute_accuracy(model_predict, source, batch_size: int = 256,
   return correct / max(count, 1)
 
 
+def top1_accuracy(model_predict, source, class_names, batch_size: int = 256,
+                  limit: int | None = None) -> dict[str, float]:
+  """{'test/accuracy': top-1 accuracy, 'test/accuracy/<class>': recall of each class} for
+  one-hot labels, over the first `limit` examples of `source`."""
+  hits = np.zeros(len(class_names))
+  totals = np.zeros(len(class_names))
+  for batch in loader_lib.ordered_batches(source, batch_size, limit):
+    truth = np.argmax(batch['label'], -1)
+    correct = np.argmax(model_predict(batch['image']), -1) == truth
+    np.add.at(hits, truth, correct)
+    np.add.at(totals, truth, 1)
+  result = {f'test/accuracy/{name}': float(h / t) if t else float('nan')
+            for name, h, t in zip(class_names, hits, totals)}
+  result['test/accuracy'] = float(hits.sum() / max(totals.sum(), 1))
+  return result
+
+
 def make_task(config: ml_collections.ConfigDict, workdir: str) -> loop.Task:
   if config.loss not in LOSSES:
     raise errors.ConfigError(f'config.loss={config.loss!r}: choose one of {LOSSES}')
@@ -127,10 +147,14 @@ def make_task(config: ml_collections.ConfigDict, workdir: str) -> loop.Task:
   def evaluate(state, step):
     judge = TrainedClassifier(model, state.params, attr_names, config.data.image_size,
                               config.loss, step)
-    accuracy = per_attribute_accuracy(judge.predict, test_source,
-                                      limit=config.eval_examples or None)
-    result = {f'test/accuracy/{name}': float(a) for name, a in zip(attr_names, accuracy)}
-    result['test/accuracy'] = float(np.mean(accuracy))
+    if config.loss == 'softmax':   # top-1 accuracy, and the recall of each class
+      result = top1_accuracy(judge.predict, test_source, attr_names,
+                             limit=config.eval_examples or None)
+    else:
+      accuracy = per_attribute_accuracy(judge.predict, test_source,
+                                        limit=config.eval_examples or None)
+      result = {f'test/accuracy/{name}': float(a) for name, a in zip(attr_names, accuracy)}
+      result['test/accuracy'] = float(np.mean(accuracy))
     if jax.process_index() == 0:
       with open(os.path.join(workdir, 'eval_test.json'), 'w', encoding='utf-8') as f:
         json.dump({'step': step, **result}, f, indent=2)
@@ -167,4 +191,66 @@ def restore(workdir: str) -> TrainedClassifier:
                            config.loss, step)
 
 
-MODES = {'train': train_and_evaluate}
+def evaluate_workdir(config: ml_collections.ConfigDict, workdir: str, **unused) -> dict:
+  """--mode=eval: test accuracy of the latest checkpoint (the workdir's own config), written to
+  workdir/eval/<step>.json and workdir/eval/report.html."""
+  from gan_jax import evaluation   # pylint: disable=g-import-not-at-top
+  from gan_jax import report       # pylint: disable=g-import-not-at-top
+  del config   # the classifier is rebuilt from workdir/config.json, as it was trained
+  trained = restore(workdir)
+  source = data_lib.make_source(load_config(workdir).data, 'test')
+  if trained.kind == 'softmax':
+    result = top1_accuracy(trained.predict, source, trained.attr_names)
+  else:
+    accuracy = per_attribute_accuracy(trained.predict, source)
+    result = {f'test/accuracy/{n}': float(a) for n, a in zip(trained.attr_names, accuracy)}
+    result['test/accuracy'] = float(np.mean(accuracy))
+  result.update(step=trained.step, num_images=len(source), method='classifier')
+  evaluation.write_eval(workdir, trained.step, result)
+  per_attribute = {'test accuracy': {n: result[f'test/accuracy/{n}'] for n in trained.attr_names}}
+  html_text = report.render(f'Classifier eval: {workdir}', result,
+                            evaluation.read_eval_history(workdir), {}, per_attribute,
+                            [f'{len(source)} test images; {trained.kind} outputs.'])
+  with open(os.path.join(workdir, 'eval', 'report.html'), 'w', encoding='utf-8') as f:
+    f.write(html_text)
+  logging.info('Test accuracy at step %d: %.4f', trained.step, result['test/accuracy'])
+  return result
+
+
+MODES = {'train': train_and_evaluate, 'eval': evaluate_workdir}
+
+
+def feature_extractor(workdir: str, resize: str = 'clean') -> features.Extractor:
+  """The penultimate features and logits of a trained classifier, as a metrics extractor."""
+  trained = restore(workdir)
+  apply = jax.jit(lambda x: dict(zip(('logits', 'features'),
+                                     trained.model.apply(trained.params, x))))
+  width = int(trained.model.widths[-1])
+  return features.Extractor(
+      name=f'classifier:{workdir}', input_size=trained.image_size, feature_dim=width,
+      resize=resize, comparable_to_papers=False, apply=apply, weights_hash=f'step{trained.step}',
+      description=f'classifier {workdir} (step {trained.step}, {trained.kind} over '
+                  f'{len(trained.attr_names)} outputs), penultimate {width}-d features, '
+                  f'resize {resize} to {trained.image_size} px')
+
+
+def feature_stack(workdir_or_trained) -> Callable[[np.ndarray], list]:
+  """images [B, S, S, 3] in [-1, 1] -> the outputs of every conv block (a perceptual stack)."""
+  trained = (restore(workdir_or_trained) if isinstance(workdir_or_trained, str)
+             else workdir_or_trained)
+
+  @jax.jit
+  def stack(images):
+    _, state = trained.model.apply(
+        trained.params, images,
+        capture_intermediates=lambda module, name: isinstance(module, models.ConvBlock),
+        mutable=['intermediates'])
+    blocks = state['intermediates']
+    return [blocks[name]['__call__'][0] for name in sorted(blocks, key=_block_index)
+            if name.startswith('ConvBlock_')]
+
+  return lambda images: stack(jnp.asarray(images, jnp.float32))
+
+
+def _block_index(name: str) -> int:
+  return int(name.rsplit('_', 1)[-1]) if name.rsplit('_', 1)[-1].isdigit() else -1

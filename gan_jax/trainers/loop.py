@@ -234,9 +234,12 @@ def _run_steps(config, task: Task, mesh, state, batches: Iterator[dict], loop_ke
                        eta_min=(config.num_steps - step) / steps_per_s / 60)
         writer.write(step, scalars)
         window, window_start, t0 = [], step, time.perf_counter()
-      if task.write_samples and (step % config.sample_every == 0 or done):
+      # On preemption the grace period is short: save first, skip the final samples and eval
+      # (the resumed run makes them when it finishes).
+      finished = step >= config.num_steps
+      if task.write_samples and (step % config.sample_every == 0 or finished):
         task.write_samples(state, step)
-      if task.evaluate and (step % config.eval_every == 0 or done):
+      if task.evaluate and (step % config.eval_every == 0 or finished):
         writer.write(step, task.evaluate(state, step))
       # A SIGTERM during the hooks above saves this step; on multi-host TPU, Orbax's sync point
       # makes every host stop at the same step when one of them is being preempted.

@@ -23,12 +23,16 @@ import optax
 from gan_jax import attributes
 from gan_jax import checkpoint
 from gan_jax import errors
+from gan_jax import evaluation
 from gan_jax import image_io
 from gan_jax import losses
+from gan_jax import report
 from gan_jax import sharding
 from gan_jax import train_state
 from gan_jax import data as data_lib
 from gan_jax.data import loader as loader_lib
+from gan_jax.metrics import features
+from gan_jax.metrics import image_pairs
 from gan_jax.models import layers
 from gan_jax.models import stargan as models
 from gan_jax.trainers import loop
@@ -330,7 +334,120 @@ def translate_images(config: ml_collections.ConfigDict, workdir: str, input: str
   return written
 
 
-MODES = {'train': train_and_evaluate, 'translate': translate_images}
+def _eval_extractor(config, judge_workdir: str):
+  """The configured extractor, or None (with a warning saying why) when none is available."""
+  spec = config.eval.extractor or (f'classifier:{judge_workdir}' if judge_workdir
+                                   else 'inception_v3')
+  try:
+    return evaluation.make_extractor(spec, config.eval.inception_weights or None,
+                                     config.eval.resize)
+  except features.MissingWeightsError as e:
+    if config.eval.extractor:
+      raise
+    logging.warning('No FID/KID/precision-recall: %s', e)
+    return None
+
+
+def _dataset_description(data_config) -> str:
+  if data_config.name == 'synthetic_faces':
+    return f'synthetic_faces(seed={data_config.seed}, n={data_config.num_test_examples})'
+  if data_config.name == 'celeba_folder':
+    return f'celeba_folder({os.path.abspath(data_config.path)}, test_size={data_config.test_size})'
+  return f'{data_config.name}({data_config.get("tfds_data_dir", "")})'
+
+
+def evaluate(config: ml_collections.ConfigDict, workdir: str, **unused) -> dict:
+  """--mode=eval: translates held-out images to every single-attribute change and measures
+  attribute transfer/preservation (config.eval.judge), FID/KID/precision-recall/density-coverage
+  of the translations against the real held-out images, and the cycle reconstruction error
+  (L1, PSNR, SSIM). Writes workdir/eval/<step>.json and workdir/eval/report.html."""
+  from gan_jax.metrics import attributes as attribute_metrics  # pylint: disable=g-import-not-at-top
+  from gan_jax.trainers import classifier   # pylint: disable=g-import-not-at-top
+  e = config.eval
+  attr_names = tuple(config.data.attrs)
+  generator, _, state, step = restore_networks(config, workdir)
+  judge = classifier.restore(e.judge) if e.judge else None
+  columns = [judge.attr_names.index(a) for a in attr_names] if judge else None
+  if judge and (set(attr_names) - set(judge.attr_names) or judge.image_size != config.data.image_size):
+    raise errors.ConfigError(f'config.eval.judge {e.judge} ({judge.image_size} px, '
+                             f'{judge.attr_names}) must see {config.data.image_size} px images and '
+                             f'know {attr_names}')
+  extractor = _eval_extractor(config, e.judge)
+  mesh = sharding.make_mesh()
+  source = data_lib.make_source(config.data, 'test')
+  num_images = min(e.num_images, len(source))
+  counts = {a: attribute_metrics.TransferCounts() for a in attr_names}
+  fake_feats, fake_logits, cycle = [], [], {'l1': [], 'psnr': [], 'ssim': []}
+  grid = None
+  progress = evaluation.Progress(num_images, f'eval step {step}')
+  for batch in loader_lib.ordered_batches(source, e.batch_size, num_images):
+    images, c_org = batch['image'], batch['label']
+    targets = attributes.single_attribute_targets(c_org, attr_names)
+    judged_in = judge.predict(images)[:, columns] if judge else None
+    if grid is None:
+      grid = attribute_grid(generator, state.g_params, images[:8], c_org[:8], attr_names)
+    for name, c_trg in zip(attr_names, targets):
+      fake = translate(generator, state.g_params, images, c_trg)
+      reconstructed = translate(generator, state.g_params, fake, c_org)
+      cycle['l1'].append(np.abs(reconstructed - images).mean(axis=(1, 2, 3)))
+      cycle['psnr'].append(np.asarray(image_pairs.psnr_per_image(reconstructed, images)))
+      cycle['ssim'].append(np.asarray(image_pairs.ssim_per_image(reconstructed, images)))
+      if judge:
+        counts[name].add(attribute_metrics.count_single_transfer(
+            name, c_org, c_trg, judged_in, judge.predict(fake)[:, columns], attr_names))
+      if extractor:
+        out = extractor(fake, mesh=mesh)
+        fake_feats.append(out['features'])
+        fake_logits.append(out['logits'])
+    progress.update(len(images))
+
+  result = {'step': step, 'num_images': num_images, 'method': 'stargan',
+            'cycle_l1': float(np.mean(np.concatenate(cycle['l1']))),
+            'cycle_psnr': float(np.mean(np.concatenate(cycle['psnr']))),
+            'cycle_ssim': float(np.mean(np.concatenate(cycle['ssim'])))}
+  notes = [f'{num_images} held-out images x {len(attr_names)} single-attribute changes; '
+           'cycle = G(G(x, c_trg), c_org) vs x.']
+  per_attribute = None
+  if judge:
+    result.update(attribute_metrics.summarize(counts))
+    result['judge'] = f'{e.judge} (step {judge.step})'
+    per_attribute = {'transfer': {a: result[f'transfer_accuracy/{a}'] for a in attr_names},
+                     'preservation': {a: result[f'preservation/{a}'] for a in attr_names}}
+  if extractor:
+    key = evaluation.ReferenceKey(_dataset_description(config.data), 'test',
+                                  config.data.image_size, extractor.name, extractor.weights_hash,
+                                  extractor.resize, num_images)
+    real = lambda: evaluation.extract_features(
+        extractor, (b['image'] for b in loader_lib.ordered_batches(source, e.batch_size,
+                                                                  num_images)),
+        num_images, 'reference features', mesh)[0]
+    real_feats, cached = evaluation.reference_features(key, real, e.cache_dir or None)
+    use_logits = extractor.name == 'inception_v3'
+    result.update(evaluation.distribution_metrics(
+        real_feats, np.concatenate(fake_feats),
+        np.concatenate(fake_logits) if use_logits else None,
+        kid_subset_size=e.kid_subset_size))
+    result.update(extractor=extractor.description, resize=extractor.resize,
+                  comparable_to_papers=extractor.comparable_to_papers,
+                  reference=f'{key.dataset} test, {num_images} images'
+                            f'{" (cached)" if cached else ""}')
+    notes.append(f'Features: {extractor.description}. ' + (
+        'Comparable to published FIDs.' if extractor.comparable_to_papers else
+        'NOT comparable to published FIDs (not the standard Inception weights).'))
+    notes.append('Resizing: clean-fid style (antialiased bicubic in float) unless stated.')
+  path = evaluation.write_eval(workdir, step, result)
+  history = evaluation.read_eval_history(workdir)
+  html_text = report.render(f'StarGAN eval: {workdir}', result, history,
+                            {'Held-out inputs, then one column per single-attribute change': grid},
+                            per_attribute, notes)
+  with open(os.path.join(workdir, 'eval', 'report.html'), 'w', encoding='utf-8') as f:
+    f.write(html_text)
+  logging.info('Eval of step %d written to %s and report.html: %s', step, path,
+               {k: round(v, 4) for k, v in result.items() if isinstance(v, float) and '/' not in k})
+  return result
+
+
+MODES = {'train': train_and_evaluate, 'translate': translate_images, 'eval': evaluate}
 
 
 def evaluate_attribute_transfer(config: ml_collections.ConfigDict, workdir: str, judge,

@@ -1,11 +1,14 @@
 """The attribute classifier on the shared loop, and its use as a judge of StarGAN."""
 
+import os
+
 import chex
 import numpy as np
 import pytest
 
 from configs import classifier as classifier_config
 from configs import stargan as stargan_config
+from gan_jax import data as data_lib
 from gan_jax.data import base
 from gan_jax.trainers import classifier
 from gan_jax.trainers import loop
@@ -58,3 +61,23 @@ def test_judge_evaluates_a_stargan_run(trained_classifier, tmp_path):
     assert 0.0 <= result[key] <= 1.0
   assert result['num_changed/Male'] == 16   # a flip always changes a binary attribute
   assert 0 < result['num_changed/Blond_Hair'] <= 16
+
+
+def test_top1_accuracy_and_class_recall_by_hand():
+  labels = np.eye(3, dtype=np.float32)[[0, 0, 1, 2, 2, 2]]
+  source = base.ArraySource(np.zeros((6, 4, 4, 3), np.uint8), labels, ('a', 'b', 'c'))
+  guesses = np.eye(3, dtype=np.float32)[[0, 1, 1, 2, 0, 2]]
+  result = classifier.top1_accuracy(lambda images: guesses[:len(images)], source, ('a', 'b', 'c'))
+  assert result['test/accuracy'] == pytest.approx(4 / 6)
+  assert result['test/accuracy/a'] == 0.5 and result['test/accuracy/b'] == 1.0
+  assert result['test/accuracy/c'] == pytest.approx(2 / 3)
+
+
+def test_eval_mode_writes_accuracy_and_report(trained_classifier):
+  result = classifier.evaluate_workdir(None, trained_classifier)
+  test_source = data_lib.make_source(classifier.load_config(trained_classifier).data, 'test')
+  expected = classifier.per_attribute_accuracy(classifier.restore(trained_classifier).predict,
+                                               test_source)
+  assert result['test/accuracy'] == pytest.approx(float(np.mean(expected)))
+  assert os.path.exists(os.path.join(trained_classifier, 'eval', 'report.html'))
+  assert os.path.exists(os.path.join(trained_classifier, 'eval', f'{result["step"]:07d}.json'))
