@@ -142,8 +142,8 @@ def distribution_metrics(real: np.ndarray, fake: np.ndarray, fake_logits: np.nda
   r, f = real[:max_knn], fake[:max_knn]
   if min(len(r), len(f)) > k_nearest + 1:
     out['precision'], out['recall'] = distributions.precision_recall(r, f, k=k_nearest)
-    out['density'], out['coverage'] = distributions.density_coverage(r, f, k=max(k_nearest, 5)
-                                                                      if len(r) > 6 else k_nearest)
+    density_k = 5 if len(r) > 6 else k_nearest         # Naeem et al.'s k = 5 when it fits
+    out['density'], out['coverage'] = distributions.density_coverage(r, f, k=density_k)
   if fake_logits is not None and fake_logits.shape[1] > 1 and len(fake_logits) >= 10:
     shifted = fake_logits - fake_logits.max(axis=1, keepdims=True)
     probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)

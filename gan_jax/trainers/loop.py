@@ -223,7 +223,8 @@ def _run_steps(config, task: Task, mesh, state, batches: Iterator[dict], loop_ke
         jax.block_until_ready(window[-1])
       window.append(metrics)
       step += 1
-      done = step >= config.num_steps or stop.requested
+      finished = step >= config.num_steps
+      done = finished or stop.requested
       if step % config.log_every == 0 or done:
         host_window = jax.device_get(window)
         check_finite(host_window, window_start)
@@ -236,7 +237,6 @@ def _run_steps(config, task: Task, mesh, state, batches: Iterator[dict], loop_ke
         window, window_start, t0 = [], step, time.perf_counter()
       # On preemption the grace period is short: save first, skip the final samples and eval
       # (the resumed run makes them when it finishes).
-      finished = step >= config.num_steps
       if task.write_samples and (step % config.sample_every == 0 or finished):
         task.write_samples(state, step)
       if task.evaluate and (step % config.eval_every == 0 or finished):
