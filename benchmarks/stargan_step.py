@@ -9,7 +9,9 @@ shape, over all local devices. --single_program also times one program that pick
 with lax.cond (the alternative to two programs that the trainer does not use; see RESULTS.md).
 """
 
+import os
 import statistics
+import sys
 import time
 
 from absl import app
@@ -19,6 +21,8 @@ import jax.numpy as jnp
 from ml_collections import config_flags
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.timing import time_variant  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import sharding
 from gan_jax.trainers import loop
 from gan_jax.trainers import stargan
@@ -34,18 +38,6 @@ def single_program_step(steps, n_critic):
     return jax.lax.cond((state.step + 1) % n_critic == 0, steps['dg'], steps['d'],
                         state, batch, key)
   return step
-
-
-def time_variant(train_step, mesh, state, batch, key, repeats):
-  compiled, compile_s = loop.compile_step(train_step, mesh, state, batch, key)
-  times = []
-  for i in range(repeats + 1):
-    start = time.perf_counter()
-    state, metrics = compiled(state, batch, key)
-    jax.block_until_ready(metrics)
-    if i:   # the first call after compiling also pays one-off costs
-      times.append(time.perf_counter() - start)
-  return state, compile_s, statistics.median(times)
 
 
 def main(argv):

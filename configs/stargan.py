@@ -35,8 +35,11 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       # How convolutions are lowered (speed only; same parameters, see layers.conv2d): 'auto' =
       # lax.conv on GPU/TPU; on CPU 'im2col' for D (its gradient penalty through lax.conv is
       # ~10x slower) and 'hybrid' for G. Or name one: xla | im2col | hybrid.
-      g_conv_impl='auto', d_conv_impl='auto'))
-  c.loss = ml_collections.ConfigDict(dict(lambda_cls=1.0, lambda_rec=10.0, lambda_gp=10.0))
+      g_conv_impl='auto', d_conv_impl='auto',
+      g_residual=False))         # True: G predicts a change of its input (models.stargan.Generator)
+  c.loss = ml_collections.ConfigDict(dict(
+      lambda_cls=1.0, lambda_rec=10.0, lambda_gp=10.0,
+      diffaug=''))               # DiffAugment before D, e.g. 'translation' (not in the paper)
   c.optim = ml_collections.ConfigDict(dict(
       g_lr=1e-4, d_lr=1e-4, b1=0.5, b2=0.999,
       decay_steps=100_000))      # linear decay to 0 over the last decay_steps steps

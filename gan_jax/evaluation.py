@@ -35,6 +35,46 @@ def make_extractor(spec: str, inception_weights: str | None = None,
                            'classifier:WORKDIR')
 
 
+def configured_extractor(eval_config, judge_workdir: str = '') -> features.Extractor | None:
+  """The extractor of config.eval: `extractor` if set, else the judge's features, else
+  Inception-v3 if its weights are on this machine; None (with a warning saying why) otherwise."""
+  spec = eval_config.extractor or (f'classifier:{judge_workdir}' if judge_workdir
+                                   else 'inception_v3')
+  try:
+    return make_extractor(spec, eval_config.inception_weights or None, eval_config.resize)
+  except features.MissingWeightsError as e:
+    if eval_config.extractor:
+      raise
+    logging.warning('No FID/KID/precision-recall: %s', e)
+    return None
+
+
+def dataset_description(data_config) -> str:
+  """The identity of a test split for the reference-statistics cache key."""
+  if data_config.name == 'synthetic_faces':
+    return f'synthetic_faces(seed={data_config.seed}, n={data_config.num_test_examples})'
+  if data_config.name == 'celeba_folder':
+    return f'celeba_folder({os.path.abspath(data_config.path)}, test_size={data_config.test_size})'
+  if data_config.get('path'):
+    return f'{data_config.name}({os.path.abspath(data_config.path)})'
+  return f'{data_config.name}({data_config.get("tfds_data_dir", "")})'
+
+
+def reference_features_of_split(extractor: features.Extractor, data_config, source, split: str,
+                                num_images: int, batch_size: int, cache_dir: str | None = None,
+                                mesh=None) -> tuple[np.ndarray, 'ReferenceKey', bool]:
+  """Features of the first num_images images of a data split, from the cache when there:
+  (features [N, D], the cache key, whether they came from the cache)."""
+  from gan_jax.data import loader as loader_lib   # pylint: disable=g-import-not-at-top
+  key = ReferenceKey(dataset_description(data_config), split, data_config.image_size,
+                     extractor.name, extractor.weights_hash, extractor.resize, num_images)
+  compute = lambda: extract_features(
+      extractor, (b['image'] for b in loader_lib.ordered_batches(source, batch_size, num_images)),
+      num_images, 'reference features', mesh)[0]
+  feats, cached = reference_features(key, compute, cache_dir)
+  return feats, key, cached
+
+
 class Progress:
   """Logs `label: done/total (pct), rate/s, ETA` at most every `every_s` seconds and at the end."""
 

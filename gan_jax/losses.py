@@ -44,3 +44,52 @@ def attribute_bce(logits: jax.Array, labels: jax.Array) -> jax.Array:
 def l1_reconstruction(x: jax.Array, y: jax.Array) -> jax.Array:
   """Mean absolute error."""
   return jnp.mean(jnp.abs(x - y))
+
+
+# Adversarial objectives of unconditional GANs. D outputs raw logits/scores (no sigmoid).
+ADVERSARIAL_LOSSES = ('nonsaturating', 'hinge', 'lsgan', 'wgan')
+
+
+def check_adversarial_loss(kind: str) -> str:
+  if kind not in ADVERSARIAL_LOSSES:
+    raise ValueError(f'adversarial loss {kind!r}: choose one of {ADVERSARIAL_LOSSES}')
+  return kind
+
+
+def discriminator_loss(kind: str, real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+  """D's loss on real and fake outputs (any shapes; means over all entries).
+
+  nonsaturating: -log D(x) - log(1 - D(G(z))) with D = sigmoid(logits) (DCGAN, StyleGAN).
+  hinge:         E[relu(1 - D(x))] + E[relu(1 + D(G(z)))] (SN-GAN, BigGAN).
+  lsgan:         (E[(D(x) - 1)^2] + E[D(G(z))^2]) / 2 (LSGAN as in CycleGAN).
+  wgan:          -E[D(x)] + E[D(G(z))] (add a gradient penalty; see gradient_penalty).
+  """
+  check_adversarial_loss(kind)
+  if kind == 'nonsaturating':
+    return jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
+  if kind == 'hinge':
+    return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
+  if kind == 'lsgan':
+    return 0.5 * (jnp.mean(jnp.square(real_logits - 1.0)) + jnp.mean(jnp.square(fake_logits)))
+  return wgan_critic_loss(real_logits, fake_logits)
+
+
+def generator_loss(kind: str, fake_logits: jax.Array) -> jax.Array:
+  """G's loss on D's outputs for fakes: -log D(G(z)) (non-saturating), -E[D(G(z))] (hinge and
+  wgan), E[(D(G(z)) - 1)^2] (lsgan)."""
+  check_adversarial_loss(kind)
+  if kind == 'nonsaturating':
+    return jnp.mean(jax.nn.softplus(-fake_logits))
+  if kind == 'lsgan':
+    return jnp.mean(jnp.square(fake_logits - 1.0))
+  return wgan_generator_loss(fake_logits)
+
+
+def r1_penalty(discriminator: Callable[[jax.Array], jax.Array], real: jax.Array) -> jax.Array:
+  """R1 (Mescheder et al. 2018): E_x[||d D(x) / dx||^2] on real images x [B, ...].
+
+  Multiply by gamma / 2 for the usual weighting. As in gradient_penalty, D's outputs may be a map
+  whose entries each depend on one example; the gradient is that of their sum.
+  """
+  grads = jax.grad(lambda v: jnp.sum(discriminator(v)))(real)
+  return jnp.mean(jnp.sum(jnp.square(grads.reshape(real.shape[0], -1)), axis=-1))

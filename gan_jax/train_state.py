@@ -21,6 +21,21 @@ class GANState:
 
 
 @flax.struct.dataclass
+class UnconditionalGANState:
+  """An unconditional GAN (DCGAN, StyleGAN): GANState's fields plus the networks' non-trained
+  variables (`*_stats`: batch-norm statistics, spectral-norm vectors; {} when there are none) and
+  `g_ema`, the exponential moving average of g_params that samples and evaluations use."""
+  step: jax.Array
+  g_params: Any
+  d_params: Any
+  g_opt_state: optax.OptState
+  d_opt_state: optax.OptState
+  g_stats: Any
+  d_stats: Any
+  g_ema: Any
+
+
+@flax.struct.dataclass
 class SupervisedState:
   """One network (e.g. the attribute classifier) and its optimiser state."""
   step: jax.Array

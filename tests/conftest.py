@@ -5,9 +5,20 @@ import os
 import sys
 
 import jax
+import pytest
 
 jax.config.update('jax_num_cpu_devices', 8)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
+
+
+@pytest.fixture(scope='session')
+def smoke_judge(tmp_path_factory):
+  """A configs/classifier.py:smoke workdir (trained once per session): a judge and extractor."""
+  from tests.main_runner import run_main   # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path_factory.mktemp('judge'))
+  result = run_main('--config=configs/classifier.py:smoke', f'--workdir={workdir}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  return workdir

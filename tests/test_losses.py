@@ -47,3 +47,38 @@ def test_wgan_and_l1_losses():
   np.testing.assert_allclose(losses.wgan_critic_loss(real, fake), -2.0 + 0.0)
   np.testing.assert_allclose(losses.wgan_generator_loss(fake), 0.0)
   np.testing.assert_allclose(losses.l1_reconstruction(jnp.ones(4), jnp.asarray([1.0, 0, 2, 1])), 0.5)
+
+
+def test_adversarial_losses_by_hand():
+  real, fake = jnp.asarray([2.0, -0.5]), jnp.asarray([0.3, -3.0])
+  sig = lambda z: 1.0 / (1.0 + np.exp(-np.asarray(z, np.float64)))
+  # DCGAN's D: -log D(x) - log(1 - D(G(z))); non-saturating G: -log D(G(z)).
+  d_ns = -np.mean(np.log(sig(real))) - np.mean(np.log(1 - sig(fake)))
+  np.testing.assert_allclose(losses.discriminator_loss('nonsaturating', real, fake), d_ns, rtol=1e-6)
+  np.testing.assert_allclose(losses.generator_loss('nonsaturating', fake),
+                             -np.mean(np.log(sig(fake))), rtol=1e-6)
+  # hinge: relu(1 - 2) = 0, relu(1.5) = 1.5 -> 0.75; relu(1.3) = 1.3, relu(-2) = 0 -> 0.65.
+  np.testing.assert_allclose(losses.discriminator_loss('hinge', real, fake), 0.75 + 0.65, rtol=1e-6)
+  np.testing.assert_allclose(losses.generator_loss('hinge', fake), 1.35, rtol=1e-6)
+  # lsgan: ((1 + 2.25) / 2 + (0.09 + 9) / 2) / 2; G: ((0.7)^2 + 16) / 2.
+  np.testing.assert_allclose(losses.discriminator_loss('lsgan', real, fake),
+                             (1.625 + 4.545) / 2, rtol=1e-6)
+  np.testing.assert_allclose(losses.generator_loss('lsgan', fake), (0.49 + 16.0) / 2, rtol=1e-6)
+  np.testing.assert_allclose(losses.discriminator_loss('wgan', real, fake), -0.75 - 1.35, rtol=1e-6)
+  with pytest.raises(ValueError, match='choose one of'):
+    losses.discriminator_loss('vanilla', real, fake)
+
+
+def test_nonsaturating_loss_is_stable_for_large_logits():
+  big = jnp.asarray([200.0, -200.0])
+  assert jnp.isfinite(losses.discriminator_loss('nonsaturating', big, -big))
+  np.testing.assert_allclose(losses.generator_loss('nonsaturating', jnp.asarray([-200.0])), 200.0)
+
+
+def test_r1_penalty_of_quadratic_discriminator_is_closed_form():
+  # D(x) = sum(a * x^2) per example: grad = 2 a x, so R1 = mean_b sum (2 a x_b)^2.
+  a = 0.7
+  x = jax.random.normal(jax.random.key(0), (4, 3, 3, 2))
+  d = lambda v: a * jnp.sum(jnp.square(v), axis=(1, 2, 3))
+  expected = np.mean(np.sum(np.square(2 * a * np.asarray(x)).reshape(4, -1), axis=1))
+  np.testing.assert_allclose(losses.r1_penalty(d, x), expected, rtol=1e-5)

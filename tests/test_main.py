@@ -2,23 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run_main(*args, timeout=300, devices=1):
-  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
-  env['XLA_FLAGS'] = f'--xla_force_host_platform_device_count={devices}'
-  env['TFDS_DATA_DIR'] = env.get('TFDS_DATA_DIR', '/nonexistent-tfds-dir')
-  return subprocess.run([sys.executable, 'main.py', *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=timeout)
-
+from tests.main_runner import run_main
 
 @pytest.fixture(scope='module')
 def trained_workdir(tmp_path_factory):
@@ -102,10 +91,9 @@ def test_default_config_offline_names_the_local_option(tmp_path):
   assert 'celeba_folder' in result.stderr
 
 
-def test_eval_writes_json_and_report_and_reuses_reference_statistics(trained_workdir, tmp_path):
-  judge = str(tmp_path / 'judge')
-  result = run_main('--config=configs/classifier.py:smoke', f'--workdir={judge}')
-  assert result.returncode == 0, result.stderr[-3000:]
+def test_eval_writes_json_and_report_and_reuses_reference_statistics(trained_workdir, smoke_judge,
+                                                                     tmp_path):
+  judge = smoke_judge
   args = ('--config=configs/stargan.py:smoke', f'--workdir={trained_workdir}', '--mode=eval',
           f'--config.eval.judge={judge}', f'--config.eval.cache_dir={tmp_path / "cache"}')
   first = run_main(*args)

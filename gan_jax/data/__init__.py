@@ -5,6 +5,7 @@ Names:
   celeba_folder    CelebA in its official layout on disk (config.data.path)
   celeb_a          tensorflow-datasets `celeb_a` (downloads on machines with internet)
   class_folders    <path>/<split>/<class>/* or <path>/<split>.zip (CIFAR-10 as in shared/data)
+  mnist            MNIST idx files (train-/t10k-images-idx3-ubyte[.gz] and labels) in <path>
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from gan_jax.data.base import DataConfigError, ImageSource, UnreadableImageError
 
-DATASETS = ('synthetic_faces', 'celeba_folder', 'celeb_a', 'class_folders')
+DATASETS = ('synthetic_faces', 'celeba_folder', 'celeb_a', 'class_folders', 'mnist')
 SPLITS = ('train', 'test')
 
 
@@ -45,6 +46,12 @@ def make_source(data: Any, split: str) -> ImageSource:
       raise DataConfigError('config.data.path is empty: set --config.data.path to a folder with '
                             'train/ and test/ class folders (or train.zip, test.zip).')
     return class_folders.ClassFolders(data.path, split, data.image_size, attrs)
+  if data.name == 'mnist':
+    from gan_jax.data import mnist
+    if not data.get('path'):
+      raise DataConfigError('config.data.path is empty: set --config.data.path to the folder '
+                            'with the MNIST idx files.')
+    return mnist.mnist_source(data.path, split, data.image_size, attrs)
   raise DataConfigError(f'unknown dataset config.data.name={data.name!r}; choose one of {DATASETS}')
 
 

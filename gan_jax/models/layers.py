@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
+from gan_jax.errors import ConfigError
+
 # For output phase a (row parity) and 3x3 tap t (input offset t - 1), which row of the 4x4
 # transposed-conv kernel it uses, or -1 for "not used". Derived from o = 2*i - 1 + k:
 #   even outputs o = 2m use k = 1 at i = m and k = 3 at i = m - 1;
@@ -97,6 +99,15 @@ def conv(features: int, kernel: int, stride: int = 1, padding: int = 0, use_bias
 CONV_IMPLS = ('xla', 'im2col', 'hybrid')
 
 
+def resolve_conv_impl(impl: str, on_cpu: str) -> str:
+  """'auto' -> `on_cpu` on CPU, 'xla' on GPU/TPU; others as given (ConfigError if unknown)."""
+  if impl == 'auto':
+    return on_cpu if jax.default_backend() == 'cpu' else 'xla'
+  if impl not in CONV_IMPLS:
+    raise ConfigError(f'conv impl {impl!r}: choose auto or one of {CONV_IMPLS}')
+  return impl
+
+
 def extract_patches(x: jax.Array, kernel: int, stride: int, padding: int) -> jax.Array:
   """[B, H, W, C] -> [B, Ho, Wo, kernel*kernel*C], patch channels ordered (row, col, C)."""
   if padding:
@@ -169,12 +180,12 @@ class Conv2d(nn.Module):
   padding: int = 0
   use_bias: bool = True
   impl: str = 'xla'
+  kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     k = self.kernel_size
-    kernel = self.param('kernel', nn.initializers.lecun_normal(), (k, k, x.shape[-1],
-                                                                    self.features))
+    kernel = self.param('kernel', self.kernel_init, (k, k, x.shape[-1], self.features))
     y = conv2d(x, kernel.astype(x.dtype), self.stride, self.padding, self.impl)
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros, (self.features,)).astype(x.dtype)

@@ -21,6 +21,7 @@ import numpy as np
 import optax
 
 from gan_jax import attributes
+from gan_jax import augment
 from gan_jax import checkpoint
 from gan_jax import errors
 from gan_jax import evaluation
@@ -31,7 +32,6 @@ from gan_jax import sharding
 from gan_jax import train_state
 from gan_jax import data as data_lib
 from gan_jax.data import loader as loader_lib
-from gan_jax.metrics import features
 from gan_jax.metrics import image_pairs
 from gan_jax.models import layers
 from gan_jax.models import stargan as models
@@ -45,6 +45,7 @@ class LossWeights:
   lambda_cls: float = 1.0
   lambda_rec: float = 10.0
   lambda_gp: float = 10.0
+  diffaug: str = ''          # DiffAugment policy applied before D (gan_jax.augment); '' = none
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
@@ -55,18 +56,16 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   models.final_feature_size(size, config.model.d_repeat)
   if config.n_critic < 1:
     raise errors.ConfigError(f'config.n_critic={config.n_critic} must be >= 1')
+  try:
+    augment.parse_policy(config.loss.get('diffaug', ''))
+  except ValueError as e:
+    raise errors.ConfigError(f'config.loss.diffaug: {e}') from None
   if not 0 <= config.optim.decay_steps <= config.num_steps:
     raise errors.ConfigError(f'config.optim.decay_steps={config.optim.decay_steps} must be in '
                      f'[0, num_steps={config.num_steps}]')
 
 
-def resolve_conv_impl(impl: str, on_cpu: str) -> str:
-  """'auto' -> `on_cpu` on CPU (see layers.conv2d), 'xla' on GPU/TPU; others as given."""
-  if impl == 'auto':
-    return on_cpu if jax.default_backend() == 'cpu' else 'xla'
-  if impl not in layers.CONV_IMPLS:
-    raise errors.ConfigError(f'conv impl {impl!r}: choose auto or one of {layers.CONV_IMPLS}')
-  return impl
+resolve_conv_impl = layers.resolve_conv_impl
 
 
 def build_models(config) -> tuple[models.Generator, models.Discriminator]:
@@ -75,7 +74,7 @@ def build_models(config) -> tuple[models.Generator, models.Discriminator]:
   # On CPU, D's gradient penalty needs fast second-order kernel gradients (im2col) and G fast
   # first-order ones (hybrid); benchmarks/RESULTS.md has the measurements.
   generator = models.Generator(
-      conv_dim=m.g_conv_dim, repeat_num=m.g_repeat,
+      conv_dim=m.g_conv_dim, repeat_num=m.g_repeat, residual=m.get('g_residual', False),
       conv_impl=resolve_conv_impl(m.get('g_conv_impl', 'auto'), on_cpu='hybrid'))
   discriminator = models.Discriminator(
       image_size=config.data.image_size, num_attrs=len(config.data.attrs), conv_dim=m.d_conv_dim,
@@ -127,7 +126,14 @@ def make_train_step(generator, discriminator, g_tx, d_tx, weights: LossWeights, 
   the D update are reused, with their VJP, for the G update rather than generated twice.
   """
 
+  policy = augment.parse_policy(weights.diffaug)
+  # D sees T(x) for a random differentiable augmentation T (the identity without a policy); its
+  # keys are folded from the step key so that configs without a policy draw the same numbers.
+  augmented = lambda x, key, i: (augment.diff_augment(x, jax.random.fold_in(key, i), policy)
+                                 if policy else x)
+
   def d_loss_fn(d_params, real, fake, c_org, key):
+    real, fake = augmented(real, key, 1), augmented(fake, key, 2)
     real_src, real_cls = discriminator.apply(d_params, real)
     fake_src, _ = discriminator.apply(d_params, fake)
     x_hat = losses.interpolate(real, fake, key)
@@ -139,9 +145,9 @@ def make_train_step(generator, discriminator, g_tx, d_tx, weights: LossWeights, 
     return loss, {'d/loss': loss, 'd/loss_real': loss_real, 'd/loss_fake': loss_fake,
                   'd/loss_cls': loss_cls, 'd/loss_gp': gp, 'd/acc_real': accuracy}
 
-  def g_loss_fn(g_params, fake, d_params, real, c_org, c_trg):
+  def g_loss_fn(g_params, fake, d_params, real, c_org, c_trg, key):
     """G's loss given fake = G(real, c_trg); differentiated w.r.t. g_params and fake."""
-    fake_src, fake_cls = discriminator.apply(d_params, fake)
+    fake_src, fake_cls = discriminator.apply(d_params, augmented(fake, key, 3))
     reconstructed = generator.apply(g_params, fake, c_org)
     loss_fake = losses.wgan_generator_loss(fake_src)
     loss_rec = losses.l1_reconstruction(real, reconstructed)
@@ -171,7 +177,7 @@ def make_train_step(generator, discriminator, g_tx, d_tx, weights: LossWeights, 
 
     # dL/dg = (partial through the reconstruction) + (through fake = G(real, c_trg)).
     (g_grads, fake_grads), g_metrics = jax.grad(g_loss_fn, argnums=(0, 1), has_aux=True)(
-        state.g_params, fake, d_params, real, c_org, c_trg)
+        state.g_params, fake, d_params, real, c_org, c_trg, gp_key)
     g_grads = jax.tree.map(jnp.add, g_grads, fake_vjp(fake_grads)[0])
     g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
     state = state.replace(g_params=optax.apply_updates(state.g_params, g_updates),
@@ -271,7 +277,9 @@ def restore_networks(config, workdir: str):
 
 
 ARCHITECTURE_FIELDS = ('model.g_conv_dim', 'model.d_conv_dim', 'model.g_repeat',
-                       'model.d_repeat', 'data.attrs', 'data.image_size')
+                       'model.d_repeat', 'model.g_residual', 'data.attrs', 'data.image_size')
+# Values of fields added after runs were made: a config.json without the field had this value.
+FIELD_DEFAULTS = {'model.g_residual': False}
 
 
 def check_matches_workdir(config, workdir: str) -> None:
@@ -284,7 +292,9 @@ def check_matches_workdir(config, workdir: str) -> None:
   now = json.loads(config.to_json_best_effort())
   for field in ARCHITECTURE_FIELDS:
     section, key = field.split('.')
-    was, is_now = trained.get(section, {}).get(key), now.get(section, {}).get(key)
+    default = FIELD_DEFAULTS.get(field)
+    was = trained.get(section, {}).get(key, default)
+    is_now = now.get(section, {}).get(key, default)
     if was != is_now:
       raise errors.ConfigError(
           f'config.{field} differs from the run in {workdir}: trained with {was}, now {is_now}. '
@@ -334,28 +344,6 @@ def translate_images(config: ml_collections.ConfigDict, workdir: str, input: str
   return written
 
 
-def _eval_extractor(config, judge_workdir: str):
-  """The configured extractor, or None (with a warning saying why) when none is available."""
-  spec = config.eval.extractor or (f'classifier:{judge_workdir}' if judge_workdir
-                                   else 'inception_v3')
-  try:
-    return evaluation.make_extractor(spec, config.eval.inception_weights or None,
-                                     config.eval.resize)
-  except features.MissingWeightsError as e:
-    if config.eval.extractor:
-      raise
-    logging.warning('No FID/KID/precision-recall: %s', e)
-    return None
-
-
-def _dataset_description(data_config) -> str:
-  if data_config.name == 'synthetic_faces':
-    return f'synthetic_faces(seed={data_config.seed}, n={data_config.num_test_examples})'
-  if data_config.name == 'celeba_folder':
-    return f'celeba_folder({os.path.abspath(data_config.path)}, test_size={data_config.test_size})'
-  return f'{data_config.name}({data_config.get("tfds_data_dir", "")})'
-
-
 def evaluate(config: ml_collections.ConfigDict, workdir: str, **unused) -> dict:
   """--mode=eval: translates held-out images to every single-attribute change and measures
   attribute transfer/preservation (config.eval.judge), FID/KID/precision-recall/density-coverage
@@ -372,7 +360,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str, **unused) -> dict:
     raise errors.ConfigError(f'config.eval.judge {e.judge} ({judge.image_size} px, '
                              f'{judge.attr_names}) must see {config.data.image_size} px images and '
                              f'know {attr_names}')
-  extractor = _eval_extractor(config, e.judge)
+  extractor = evaluation.configured_extractor(e, e.judge)
   mesh = sharding.make_mesh()
   source = data_lib.make_source(config.data, 'test')
   num_images = min(e.num_images, len(source))
@@ -414,14 +402,9 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str, **unused) -> dict:
     per_attribute = {'transfer': {a: result[f'transfer_accuracy/{a}'] for a in attr_names},
                      'preservation': {a: result[f'preservation/{a}'] for a in attr_names}}
   if extractor:
-    key = evaluation.ReferenceKey(_dataset_description(config.data), 'test',
-                                  config.data.image_size, extractor.name, extractor.weights_hash,
-                                  extractor.resize, num_images)
-    real = lambda: evaluation.extract_features(
-        extractor, (b['image'] for b in loader_lib.ordered_batches(source, e.batch_size,
-                                                                  num_images)),
-        num_images, 'reference features', mesh)[0]
-    real_feats, cached = evaluation.reference_features(key, real, e.cache_dir or None)
+    real_feats, key, cached = evaluation.reference_features_of_split(
+        extractor, config.data, source, 'test', num_images, e.batch_size, e.cache_dir or None,
+        mesh)
     use_logits = extractor.name == 'inception_v3'
     result.update(evaluation.distribution_metrics(
         real_feats, np.concatenate(fake_feats),

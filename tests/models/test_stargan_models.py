@@ -64,3 +64,22 @@ def test_generator_depends_on_target_labels():
 def test_too_small_image_for_discriminator_is_a_config_error():
   with pytest.raises(errors.ConfigError, match='d_repeat'):
     stargan.final_feature_size(32, 6)
+
+
+def test_residual_generator_starts_as_the_identity_and_learns_label_dependent_changes():
+  g = stargan.Generator(conv_dim=4, repeat_num=1, residual=True)
+  x = jax.random.uniform(jax.random.key(0), (2, 16, 16, 3), minval=-1, maxval=1)
+  x = x.at[0, 0, 0].set(jnp.asarray([1.0, -1.0, 0.0]))    # saturated pixels stay finite
+  c0, c1 = jnp.asarray([[1.0, 0.0]] * 2), jnp.asarray([[0.0, 1.0]] * 2)
+  params = g.init(jax.random.key(1), x, c0)
+  same = g.apply(params, x, c0)
+  clipped = jnp.clip(x, -stargan.RESIDUAL_CLIP, stargan.RESIDUAL_CLIP)
+  chex.assert_trees_all_close(same, clipped, atol=1e-6)
+  assert train_state.count_params(params) == train_state.count_params(
+      stargan.Generator(conv_dim=4, repeat_num=1).init(jax.random.key(1), x, c0))
+  # Once the zero-initialised last conv moves, the change depends on the target labels.
+  last = max(k for k in params['params'] if k.startswith('Conv2d'))
+  params['params'][last]['kernel'] = 0.01 * jax.random.normal(
+      jax.random.key(2), params['params'][last]['kernel'].shape)
+  a, b = g.apply(params, x, c0), g.apply(params, x, c1)
+  assert jnp.all(jnp.isfinite(a)) and float(jnp.abs(a - b).max()) > 1e-4

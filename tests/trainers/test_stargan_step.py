@@ -1,3 +1,4 @@
+import json
 import chex
 import jax.numpy as jnp
 import jax
@@ -134,9 +135,27 @@ def test_invalid_configs_fail_before_anything_runs():
   with pytest.raises(errors.ConfigError, match='d_repeat'):
     stargan.validate_config(config)
   config = stargan_config.get_config('smoke')
+  config.loss.diffaug = 'translation,mixup'
+  with pytest.raises(errors.ConfigError, match='unknown DiffAugment policy'):
+    stargan.validate_config(config)
+  config = stargan_config.get_config('smoke')
   config.batch_size = 6
   with pytest.raises(errors.ConfigError, match='divisible by the number of devices'):
     stargan.make_task(config, '/tmp/unused')
+
+
+def test_diffaug_step_trains_both_networks_and_changes_what_d_sees(setup):
+  config, state, batch, steps, _ = setup
+  generator, discriminator = stargan.build_models(config)
+  g_tx, d_tx = stargan.make_optimizers(config)
+  augmented = jax.jit(stargan.make_train_step(generator, discriminator, g_tx, d_tx,
+                                              stargan.LossWeights(diffaug='translation'),
+                                              update_g=True))
+  new, metrics = augmented(state, batch, jax.random.key(1))
+  plain, plain_metrics = steps['dg'](state, batch, jax.random.key(1))
+  assert all(np.isfinite(float(v)) for v in metrics.values())
+  assert not trees_equal(new.g_params, state.g_params)
+  assert float(metrics['d/loss_cls']) != float(plain_metrics['d/loss_cls'])
 
 
 def test_translating_with_another_architecture_is_a_config_error(tmp_path):
@@ -144,6 +163,19 @@ def test_translating_with_another_architecture_is_a_config_error(tmp_path):
   loop.write_config(config, str(tmp_path))
   stargan.check_matches_workdir(config, str(tmp_path))   # same config: fine
   config.model.d_conv_impl = 'xla'                        # lowering only: fine
+  stargan.check_matches_workdir(config, str(tmp_path))
+  config.model.g_residual = True
+  with pytest.raises(errors.ConfigError, match='g_residual differs'):
+    stargan.check_matches_workdir(config, str(tmp_path))
+  # A workdir written before g_residual existed was trained with the paper's G.
+  with open(tmp_path / 'config.json') as f:
+    old = json.load(f)
+  del old['model']['g_residual']
+  with open(tmp_path / 'config.json', 'w') as f:
+    json.dump(old, f)
+  with pytest.raises(errors.ConfigError, match='trained with False, now True'):
+    stargan.check_matches_workdir(config, str(tmp_path))
+  config.model.g_residual = False
   stargan.check_matches_workdir(config, str(tmp_path))
   config.model.g_conv_dim = 8
   with pytest.raises(errors.ConfigError, match='g_conv_dim differs'):

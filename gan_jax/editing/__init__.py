@@ -1,0 +1,1 @@
+"""Latent-space editing: inversion of real images, (later) semantic directions and edits."""

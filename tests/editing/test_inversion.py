@@ -1,0 +1,99 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax.editing import inversion
+from gan_jax.models import stylegan
+
+
+@pytest.fixture(scope='module')
+def generator():
+  g = stylegan.Generator(image_size=16, z_dim=8, w_dim=8, mapping_depth=2, channel_base=128,
+                         channel_max=16)
+  z = jax.random.normal(jax.random.key(0), (64, 8))
+  variables = g.init(jax.random.key(1), z, train=False)
+  _, stats = g.apply(variables, z, train=True, mutable=['stats'])   # a non-zero w average
+  return g, {'params': variables['params'], 'stats': stats['stats']}
+
+
+def test_projector_schedule_ramps_up_and_down():
+  schedule = inversion.projector_schedule(0.1, 100)
+  np.testing.assert_allclose([schedule(0), schedule(5), schedule(50), schedule(100)],
+                             [0.0, 0.1, 0.1, 0.0], atol=1e-7)
+  assert 0 < float(schedule(90)) < 0.1
+
+
+def test_masked_mse_by_hand():
+  target = jnp.zeros((1, 2, 2, 3))
+  images = jnp.asarray([[[[1.0] * 3, [2.0] * 3], [[0.0] * 3, [0.0] * 3]]])
+  np.testing.assert_allclose(inversion.masked_mse(images, target, None), [5.0 / 4])
+  mask = jnp.asarray([[[[1.0], [0.0]], [[1.0], [0.0]]]])
+  np.testing.assert_allclose(inversion.masked_mse(images, target, mask), [0.5])
+
+
+def test_noise_regularization_is_zero_for_white_noise_limit_and_large_for_smooth_maps():
+  white = [jax.random.normal(jax.random.key(0), (1, 64, 64, 1))]
+  smooth = [jnp.broadcast_to(jnp.linspace(-1, 1, 64)[None, :, None, None], (1, 64, 64, 1))]
+  assert float(inversion.noise_regularization(white)) < 1e-3
+  assert float(inversion.noise_regularization(smooth)) > 0.1
+  normed = inversion.normalize_noise(smooth)[0]
+  np.testing.assert_allclose([float(normed.mean()), float(normed.std())], [0.0, 1.0], atol=1e-5)
+
+
+def test_inverting_a_generated_image_reaches_near_zero_error(generator):
+  # w first (the StyleGAN2 projector's space), then w+ from there: each reaches near-zero error.
+  g, variables = generator
+  w_true = g.apply(variables, jax.random.normal(jax.random.key(7), (2, 8)), method=g.mapping_ws)
+  target = g.apply(variables, w_true, method=g.synthesize)
+  render_w = inversion.stylegan_renderer(g, variables, 'w')
+  init = inversion.initial_latent(g, variables, 'w', 2)
+  start = float(jnp.mean(inversion.masked_mse(render_w(init, None), target, None)))
+  settings = inversion.InversionSettings(steps=400, learning_rate=0.05)
+  w, _, history = jax.jit(lambda i: inversion.invert(render_w, i, target, settings=settings))(init)
+  after_w = float(jnp.mean(inversion.masked_mse(render_w(w, None), target, None)))
+  assert history['mse'].shape == (400,)
+  assert after_w < 1e-3 * start and after_w < 1e-3, (start, after_w)
+  render_plus = inversion.stylegan_renderer(g, variables, 'w+')
+  w_plus = jnp.broadcast_to(w[:, None], (2, g.num_ws, 8))
+  np.testing.assert_allclose(render_plus(w_plus, None), render_w(w, None), atol=1e-6)
+  w_plus, _, _ = jax.jit(lambda i: inversion.invert(
+      render_plus, i, target, settings=inversion.InversionSettings(steps=200,
+                                                                   learning_rate=0.01)))(w_plus)
+  after_plus = float(jnp.mean(inversion.masked_mse(render_plus(w_plus, None), target, None)))
+  assert after_plus < 1e-5, (after_w, after_plus)   # stays at the solution
+
+
+def test_masked_inversion_ignores_the_unknown_pixels(generator):
+  # Inpainting: the target is corrupted inside a hole; with the hole masked out, inversion
+  # restores the generated image there too.
+  g, variables = generator
+  w_true = g.apply(variables, jax.random.normal(jax.random.key(3), (1, 8)), method=g.mapping_ws)
+  clean = g.apply(variables, w_true, method=g.synthesize)
+  mask = jnp.ones((1, 16, 16, 1)).at[:, 4:10, 4:10].set(0.0)
+  damaged = clean * mask + (1 - mask) * 1.0            # a white square
+  render = inversion.stylegan_renderer(g, variables, 'w')
+  latent, _, _ = inversion.invert(render, inversion.initial_latent(g, variables, 'w', 1),
+                                  damaged, mask,
+                                  inversion.InversionSettings(steps=400, learning_rate=0.05))
+  restored = render(latent, None)
+  hole = 1 - mask
+  hole_error = float(jnp.sum(jnp.square(restored - clean) * hole) / (3 * jnp.sum(hole)))
+  damaged_error = float(jnp.sum(jnp.square(damaged - clean) * hole) / (3 * jnp.sum(hole)))
+  assert hole_error < 0.05 * damaged_error, (hole_error, damaged_error)
+
+
+def test_noise_maps_are_optimised_and_stay_normalised(generator):
+  g, variables = generator
+  target = g.apply(variables, jax.random.normal(jax.random.key(3), (1, 8)), train=False)
+  noise = g.apply(variables, jax.random.key(4), 1, method=g.random_noise)
+  render = inversion.stylegan_renderer(g, variables, 'w')
+  _, new_noise, history = inversion.invert(
+      render, inversion.initial_latent(g, variables, 'w', 1), target,
+      settings=inversion.InversionSettings(steps=20, optimize_noise=True), init_noise=noise)
+  assert len(new_noise) == len(noise)
+  for n in new_noise:
+    np.testing.assert_allclose([float(n.mean()), float(n.std())], [0.0, 1.0], atol=1e-3)
+  assert np.all(np.isfinite(history['loss']))
+  with pytest.raises(ValueError, match='latent space'):
+    inversion.stylegan_renderer(g, variables, 'p')
