@@ -22,8 +22,7 @@ def test_64px_networks_match_the_pytorch_example_parameter_counts():
   assert set(g_vars) == set(d_vars) == {'params', 'batch_stats'}
 
 
-@pytest.mark.parametrize('size,norm', [(8, 'batch'), (16, 'none'), (32, 'layer'), (16, 'spectral'),
-                                       (64, 'batch')])
+@pytest.mark.parametrize('size,norm', [(8, 'batch'), (16, 'spectral'), (32, 'layer')])
 def test_shapes_ranges_and_initialisation(size, norm):
   g = dcgan.Generator(image_size=size, base_dim=4)
   d = dcgan.Discriminator(image_size=size, base_dim=4, norm=norm)
@@ -38,9 +37,9 @@ def test_shapes_ranges_and_initialisation(size, norm):
   # The paper's initialisation: conv weights N(0, 0.02), batch-norm scales N(1, 0.02).
   kernel = np.asarray(g_vars['params']['project']['kernel'])
   assert abs(kernel.std() - 0.02) < 0.004 and abs(kernel.mean()) < 0.004
-  if size == 64:   # 32 scales: enough for a stable std
+  if size == 32:   # base_dim 4 at 32 px: 16 scales in the first batch norm
     scale = np.asarray(g_vars['params']['BatchNorm_0']['scale'])
-    assert abs(scale.mean() - 1.0) < 0.01 and 0.01 < scale.std() < 0.03
+    assert abs(scale.mean() - 1.0) < 0.02 and 0.005 < scale.std() < 0.04
 
 
 def test_batch_norm_uses_batch_statistics_in_training_and_running_averages_after():

@@ -114,8 +114,8 @@ def test_truncation_and_the_tracked_w_average(small_g):
 
 
 def test_discriminator_and_size_errors():
-  d = stylegan.Discriminator(image_size=32, channel_base=128, channel_max=16)
-  x = jax.random.normal(jax.random.key(0), (4, 32, 32, 3))
+  d = stylegan.Discriminator(image_size=16, channel_base=64, channel_max=8)
+  x = jax.random.normal(jax.random.key(0), (4, 16, 16, 3))
   logits = d.apply(d.init(jax.random.key(1), x), x)
   chex.assert_shape(logits, (4,))
   with pytest.raises(errors.ConfigError, match='power of two'):
