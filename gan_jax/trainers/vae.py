@@ -129,15 +129,22 @@ def make_task(config: ml_collections.ConfigDict, workdir: str) -> loop.Task:
       init_state=make_init_state(model, tx, config.data.image_size),
       train_steps={'train': make_train_step(model, tx, config.loss.beta, config.loss.sigma)},
       loader=loader, write_samples=write_samples,
-      evaluate=functools.partial(evaluate_state, config, model, workdir)
-      if config.eval_every else None)
+      evaluate=make_evaluator(config, model, workdir) if config.eval_every else None)
 
 
-def evaluate_state(config, model, workdir: str, state, step: int) -> dict:
-  """Held-out -ELBO (one posterior sample per image), reconstruction PSNR/SSIM of the posterior
-  means, and distribution metrics of prior samples when an extractor is configured."""
+def make_evaluator(config, model, workdir: str):
+  """(state, step) -> metrics; the test split and the feature extractor (which restores the
+  judge's checkpoint) are opened once here, not at every evaluation."""
   e = config.eval
   source = data_lib.make_source(config.data, 'test')
+  extractor = evaluation.configured_extractor(e, e.judge) if (e.judge or e.extractor) else None
+  return functools.partial(evaluate_state, config, model, workdir, source, extractor)
+
+
+def evaluate_state(config, model, workdir: str, source, extractor, state, step: int) -> dict:
+  """Held-out -ELBO (one posterior sample per image), reconstruction PSNR/SSIM of the posterior
+  means, and distribution metrics of prior samples when an extractor is given."""
+  e = config.eval
   num_images = min(e.num_images, len(source))
   key = jax.random.key(config.seed)
   sums = {'nll': 0.0, 'kl': 0.0, 'psnr': 0.0, 'ssim': 0.0}
@@ -154,7 +161,6 @@ def evaluate_state(config, model, workdir: str, state, step: int) -> dict:
     sums['ssim'] += float(jnp.sum(image_pairs.ssim_per_image(means, images)))
   result = {f'eval/{k}': v / num_images for k, v in sums.items()}
   result['eval/negative_elbo'] = result['eval/nll'] + config.loss.beta * result['eval/kl']
-  extractor = evaluation.configured_extractor(e, e.judge) if (e.judge or e.extractor) else None
   if extractor is not None:
     mesh = sharding.make_mesh()
     real_feats, _, _ = evaluation.reference_features_of_split(
@@ -192,8 +198,8 @@ def restore(config, workdir: str):
 
 def evaluate_workdir(config: ml_collections.ConfigDict, workdir: str, **unused) -> dict:
   model, params, step = restore(config, workdir)
-  return evaluate_state(config, model, workdir, train_state.SupervisedState(
-      step=step, params=params, opt_state=None), step)
+  return make_evaluator(config, model, workdir)(
+      train_state.SupervisedState(step=step, params=params, opt_state=None), step)
 
 
 MODES = {'train': train_and_evaluate, 'eval': evaluate_workdir}
