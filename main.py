@@ -18,13 +18,16 @@ config_flags.DEFINE_config_file(
     'config', None, 'Config file, optionally with a variant: configs/stargan.py:synthetic. '
     'Override fields with --config.a.b=value.', lock_config=True)
 flags.DEFINE_string('workdir', None, 'Where checkpoints, logs and samples go.')
-flags.DEFINE_string('mode', 'train', 'train | translate | eval (trainer-dependent).')
+flags.DEFINE_string('mode', 'train', 'train | eval | translate | export | directions | edit '
+                    '(trainer-dependent).')
 flags.DEFINE_string('input', None, 'translate: an image file or a folder of images.')
 flags.DEFINE_string('output', None, 'translate: output folder.')
 flags.DEFINE_string('target', '', 'translate: attributes to set, e.g. Blond_Hair=1,Male=0.')
+flags.DEFINE_string('edit', '', 'edit: directions and strengths, e.g. Smiling:+2,Male:-1.')
+flags.DEFINE_string('mask', None, 'edit: a mask image, white where the edit may act.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
-_OPTION_FLAGS = ('input', 'output', 'target')
+_OPTION_FLAGS = ('input', 'output', 'target', 'edit', 'mask')
 
 
 def main(argv):

@@ -13,6 +13,10 @@
 Stability options (any GAN config): --config.loss.adversarial=hinge|lsgan|wgan,
 --config.loss.lambda_gp=10 or --config.loss.r1_gamma=10 (with --config.model.d_norm=none|layer|
 spectral), --config.model.d_norm=spectral, --config.ema_decay=0.999, --config.optim.d_lr=4e-4.
+
+Fine-tuning a trained GAN on new data: --config.finetune.init_from=PRETRAINED_WORKDIR (or G.npz)
+--config.finetune.method=full|freezed|modulation|lora, see configs/stylegan.py (for DCGAN,
+'modulation' trains the batch-norm scales and biases of G).
 """
 
 import ml_collections
@@ -51,6 +55,32 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   c.eval = ml_collections.ConfigDict(dict(
       num_images=5000, judge='', extractor='', inception_weights='', resize='clean',
       batch_size=250, kid_subset_size=1000, cache_dir=''))
+  # Fine-tuning a trained GAN on this config's data (gan_jax.finetune): off while init_from=''.
+  c.finetune = ml_collections.ConfigDict(dict(
+      init_from='',          # a GAN workdir (G, D) or a generator .npz from --mode=export (G)
+      method='full',         # full | freezed (FreezeD) | modulation | lora
+      freeze_d_layers=0,     # D's first N blocks from the image side stay frozen
+      lora_rank=4, lora_alpha=1.0))
+  # Content editing with the trained G (--mode=directions, --mode=edit; trainers/gan_editing).
+  c.edit = ml_collections.ConfigDict(dict(
+      judge='',                  # classifier workdir (configs/classifier.py) that labels images
+      directions='',             # directions file ('' = WORKDIR/edits/directions.npz)
+      seed=0,
+      num_samples=4000,          # latents sampled to find directions (InterFaceGAN, GANSpace)
+      fraction=0.25,             # InterFaceGAN: most confident fraction per side used in the fit
+      conditional=True,          # also save each attribute conditioned on all the others
+      layers='',                 # 'START,STOP': w+ layers the directions act on ('' = all)
+      sefa_num=5, ganspace_num=5,
+      truncation_psi=1.0,
+      num_eval=500,              # fresh samples on which every direction's edits are judged
+      eval_strengths=(0.5, 1.0, 1.5, 2.0, 3.0, 4.0),   # in std of the latents along it
+      sweep=(-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0),    # columns of the report's grids
+      num_grid=6,
+      num_seeds=4,               # --mode=edit without --input: images drawn from `seed`
+      sweep_columns=5,           # --mode=edit: strength 0 .. the asked strength
+      invert_space='w+',         # w | w+ (StyleGAN; DCGAN inverts z)
+      invert_steps=500, invert_lr=0.05,
+      mask_from_resolution=8))   # masked edits blend features from this resolution on
 
   if arg == 'cifar10':
     c.data.update(name='class_folders', path='../shared/data/cifar10', image_size=32, attrs=())

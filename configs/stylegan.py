@@ -11,6 +11,25 @@ lazy R1 (gamma 10 every 16 D steps), no path-length regulariser, Adam lr 0.0025 
 betas (0, 0.99), batch 32, style mixing 0.9, G EMA with a 10k-image half-life, mapping network
 of 8 layers with a 100x lower learning rate. DiffAugment for small sets:
 --config.loss.diffaug=color,translation,cutout.
+
+Fine-tuning a trained generator to a new small dataset (gan_jax.finetune): keep the pretrained
+run's variant and model overrides, name its workdir (G and D) or its --mode=export .npz (G only),
+and choose what trains:
+
+  python main.py --config=configs/stylegan.py:synthetic --workdir=FT \\
+      --config.finetune.init_from=PRETRAINED_WORKDIR --config.finetune.method=lora \\
+      --config.data.num_examples=100 --config.loss.diffaug=color,translation,cutout
+
+  --config.finetune.method=full         every weight (the default)
+  --config.finetune.method=freezed --config.finetune.freeze_d_layers=2
+                                       FreezeD: D's first 2 blocks from the image side frozen
+  --config.finetune.method=modulation  only the style affines, toRGB biases, noise strengths
+  --config.finetune.method=lora        low-rank adapters on every conv kernel of G
+                                       (config.finetune.lora_rank=4, lora_alpha=1.0)
+
+freeze_d_layers works with every method. The trained fraction is logged and written to
+FT/finetune.json; rerunning the command resumes from FT's checkpoints; --mode=export with the same
+flags writes a plain generator (LoRA adapters merged).
 """
 
 import ml_collections

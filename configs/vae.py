@@ -36,6 +36,14 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   c.eval = ml_collections.ConfigDict(dict(
       num_images=2000, judge='', extractor='', inception_weights='', resize='clean',
       batch_size=250, kid_subset_size=1000, cache_dir=''))
+  # Attribute vectors and edits (--mode=directions / edit; trainers/vae_editing).
+  c.edit = ml_collections.ConfigDict(dict(
+      judge='',                  # classifier workdir that judges the edits ('' = no judging)
+      directions='',             # '' = WORKDIR/edits/directions.npz
+      num_samples=4000,          # labelled training images encoded for the class means
+      num_eval=500,              # held-out images whose edits are judged
+      eval_strengths=(0.5, 1.0, 1.5, 2.0),   # multiples of each class-mean difference
+      sweep_columns=5))
 
   if arg == 'celeba64':
     c.data.update(name='celeba_folder', path='../shared/data/celeba_89x109', test_size=1000)
@@ -62,6 +70,7 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
     c.num_sample_images = 4
     c.data_threads = 2
     c.eval.update(num_images=16, batch_size=8, kid_subset_size=8)
+    c.edit.update(num_samples=64, num_eval=16, eval_strengths=(1.0, 2.0), sweep_columns=3)
   elif arg:
     raise ValueError(f'unknown variant {arg!r} of configs/vae.py: use celeba64, cifar10, '
                      'synthetic, smoke or none')

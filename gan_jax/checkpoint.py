@@ -40,17 +40,30 @@ def save(manager: ocp.CheckpointManager, step: int, state: Any) -> None:
 def restore(manager: ocp.CheckpointManager, template: Any, step: int | None = None) -> Any:
   """Restores step (default latest) into the structure, dtypes and shardings of `template`.
 
-  `template` may hold arrays or jax.ShapeDtypeStruct leaves with shardings.
+  `template` may hold arrays or jax.ShapeDtypeStruct leaves with shardings; None restores the
+  tree as saved (a state's fields become a dict of nested dicts of arrays on one device).
   """
   step = manager.latest_step() if step is None else step
   if step is None:
     raise NoCheckpointError(f'no checkpoint in {manager.directory}')
-  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+  abstract = None if template is None else jax.tree.map(ocp.utils.to_shape_dtype_struct,
+                                                         template)
   return manager.restore(step, args=ocp.args.StandardRestore(abstract))
 
 
-def restore_latest(workdir: str, template: Any) -> tuple[Any, int]:
-  """(state, step) of the newest checkpoint in workdir; a clear error if there is none."""
+def latest_step(workdir: str) -> int | None:
+  """The step of workdir's newest complete checkpoint; None when it has none."""
+  if not os.path.isdir(checkpoint_dir(workdir)):
+    return None
+  manager = make_manager(workdir, for_reading=True)
+  step = manager.latest_step()
+  manager.close()
+  return step
+
+
+def restore_latest(workdir: str, template: Any = None) -> tuple[Any, int]:
+  """(state, step) of the newest checkpoint in workdir (template: as in `restore`); a clear
+  error if there is none."""
   directory = checkpoint_dir(workdir)
   if not os.path.isdir(directory):
     raise NoCheckpointError(

@@ -1,1 +1,3 @@
-"""Latent-space editing: inversion of real images, (later) semantic directions and edits."""
+"""Latent-space editing: inversion of real images (inversion), semantic directions
+(directions: InterFaceGAN, conditional, SeFa, GANSpace, attribute vectors) and edits with
+strengths, layer ranges, masks and style mixing (edits)."""

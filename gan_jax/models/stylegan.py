@@ -49,6 +49,19 @@ def channels_at(resolution: int, channel_base: int, channel_max: int) -> int:
   return min(channel_base // resolution, channel_max)
 
 
+def style_layers(image_size: int) -> list[list[tuple[str, ...]]]:
+  """For each w index of the synthesis network, the paths (inside the synthesis params) of the
+  modulated convs whose styles it drives: [['b4_conv', 'conv'], ['b4_torgb'], ...] as tuples.
+  (As in StyleGAN2, a block's toRGB shares its w with the next block's first conv.)"""
+  layers = [[('b4_conv', 'conv')], [('b4_torgb',)]]
+  for r in resolutions(image_size)[1:]:
+    layers[-1].append((f'b{r}_conv0', 'conv'))
+    layers.append([(f'b{r}_conv1', 'conv')])
+    layers.append([(f'b{r}_torgb',)])
+  assert len(layers) == num_ws(image_size)
+  return layers
+
+
 def lrelu(x: jax.Array) -> jax.Array:
   """LeakyReLU(0.2) with StyleGAN's gain sqrt(2)."""
   return nn.leaky_relu(x, 0.2) * SQRT2
@@ -167,25 +180,45 @@ class SynthesisNetwork(nn.Module):
     return shapes
 
   @nn.compact
-  def __call__(self, ws: jax.Array, noise: Sequence[jax.Array | None] | None = None):
+  def __call__(self, ws: jax.Array, noise: Sequence[jax.Array | None] | None = None,
+               blend: tuple[jax.Array, int] | None = None):
+    """blend = (mask [B, S, S, 1] in [0, 1], from_resolution): a masked local edit in feature
+    space. ws then holds 2B rows, the edited latents then the original ones (noise likewise);
+    from `from_resolution` on, every layer's features and the RGB skip of the edited half are
+    mixed back to the original's outside the mask (resized to the layer), so the edit blends
+    into its surroundings and pixels where the mask is 0 equal the original's exactly. Returns
+    the B edited images."""
     res = resolutions(self.image_size)
     layers_noise = list(noise) if noise is not None else [None] * (2 * len(res) - 1)
+    mix = lambda x, r: x if blend is None or r < blend[1] else _blend_halves(x, blend[0])
     c = channels_at(4, self.channel_base, self.channel_max)
     x = jnp.broadcast_to(self.param('const', nn.initializers.normal(1.0), (4, 4, c)),
                          (ws.shape[0], 4, 4, c))
-    x = StyleLayer(c, name='b4_conv')(x, ws[:, 0], layers_noise[0])
+    x = mix(StyleLayer(c, name='b4_conv')(x, ws[:, 0], layers_noise[0]), 4)
     rgb = ModulatedConv(3, 1, demodulate=False, name='b4_torgb')(x, ws[:, 1])
-    rgb = rgb + self.param('b4_torgb_bias', nn.initializers.zeros, (3,))
+    rgb = mix(rgb + self.param('b4_torgb_bias', nn.initializers.zeros, (3,)), 4)
     layer, w_index = 1, 1
     for r in res[1:]:
       c = channels_at(r, self.channel_base, self.channel_max)
-      x = StyleLayer(c, up=True, name=f'b{r}_conv0')(x, ws[:, w_index], layers_noise[layer])
-      x = StyleLayer(c, name=f'b{r}_conv1')(x, ws[:, w_index + 1], layers_noise[layer + 1])
+      x = mix(StyleLayer(c, up=True, name=f'b{r}_conv0')(x, ws[:, w_index], layers_noise[layer]), r)
+      x = mix(StyleLayer(c, name=f'b{r}_conv1')(x, ws[:, w_index + 1], layers_noise[layer + 1]), r)
       y = ModulatedConv(3, 1, demodulate=False, name=f'b{r}_torgb')(x, ws[:, w_index + 2])
-      rgb = resize(rgb, r) + y + self.param(f'b{r}_torgb_bias', nn.initializers.zeros, (3,))
+      rgb = mix(resize(rgb, r) + y + self.param(f'b{r}_torgb_bias', nn.initializers.zeros, (3,)),
+                r)
       layer += 2
       w_index += 2
+    if blend is not None:
+      return rgb[:rgb.shape[0] // 2]
     return rgb
+
+
+def _blend_halves(x: jax.Array, mask: jax.Array) -> jax.Array:
+  """x [2B, r, r, C] = (edited, original): the edited half becomes original + m * (edited -
+  original) with the mask resized to r (area average when shrinking); the original half stays."""
+  b, r = x.shape[0] // 2, x.shape[1]
+  m = mask if mask.shape[1] == r else jax.image.resize(mask, (b, r, r, 1), 'linear')
+  edited, original = x[:b], x[b:]
+  return jnp.concatenate([original + m * (edited - original), original], axis=0)
 
 
 class Generator(nn.Module):
@@ -240,6 +273,16 @@ class Generator(nn.Module):
   def synthesize(self, ws: jax.Array, noise=None) -> jax.Array:
     """ws [B, num_ws, W] -> images (editing: the w+ space)."""
     return self.synthesis(ws, noise)
+
+  def synthesize_masked(self, ws_edit: jax.Array, ws_orig: jax.Array, mask: jax.Array,
+                        noise=None, from_resolution: int = 4) -> jax.Array:
+    """A local edit: ws_edit's image inside mask [B, S, S, 1] (1 = edit), ws_orig's outside,
+    blended in feature space from `from_resolution` on (SynthesisNetwork's `blend`). noise:
+    per-layer maps of batch B (shared by both), or None."""
+    both = jnp.concatenate([ws_edit, ws_orig], axis=0)
+    if noise is not None:
+      noise = [jnp.concatenate([n, n], axis=0) for n in noise]
+    return self.synthesis(both, noise, blend=(mask, from_resolution))
 
   def random_noise(self, key: jax.Array, batch: int) -> list[jax.Array]:
     shapes = self.synthesis.noise_shapes(batch)

@@ -7,6 +7,9 @@ images (r1_gamma every r1_every steps, weighted by r1_every as in StyleGAN2), sp
 (config.model.d_norm='spectral'), G's exponential moving average (ema_decay), separate G/D
 learning rates and n_critic D updates per G update.
 
+Fine-tuning a trained G (and D) on new data, fully or with most weights frozen (FreezeD, style
+modulation only, LoRA adapters): config.finetune, see gan_jax.finetune.
+
 Each step updates D once and, on steps with (step + 1) % n_critic == 0, then G once against the
 updated D, reusing the fakes D just saw (and their VJP) as the PyTorch DCGAN example does.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 from typing import Any, Callable
 
@@ -30,6 +34,7 @@ from gan_jax import augment
 from gan_jax import checkpoint
 from gan_jax import errors
 from gan_jax import evaluation
+from gan_jax import finetune
 from gan_jax import image_io
 from gan_jax import losses
 from gan_jax import report
@@ -51,19 +56,24 @@ class Networks:
   """G and D with their latent size; `apply_*` take (params, stats, input) -> (output, stats).
 
   A stochastic G (StyleGAN: noise inputs and style mixing) also takes a key; `mixing_prob` is
-  its style-mixing probability in training.
+  its style-mixing probability in training. `g_params_fn` maps the G params a state holds to
+  the generator's own (fine-tuning with LoRA: adapters merged into the frozen kernels).
   """
   generator: Any
   discriminator: Any
   latent_dim: int
   stochastic: bool = False
   mixing_prob: float = 0.0
+  g_params_fn: Callable[[Any], Any] | None = None
+
+  def generator_params(self, params):
+    return params if self.g_params_fn is None else self.g_params_fn(params)
 
   def apply_g(self, params, stats, z, key=None, train: bool = True):
     kwargs = {}
     if self.stochastic:
       kwargs = dict(key=key, mixing_prob=self.mixing_prob if train else 0.0)
-    return _apply(self.generator, params, stats, z, train, **kwargs)
+    return _apply(self.generator, self.generator_params(params), stats, z, train, **kwargs)
 
   def apply_d(self, params, stats, x, train: bool = True):
     return _apply(self.discriminator, params, stats, x, train)
@@ -107,6 +117,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     raise errors.ConfigError(f'config.loss.diffaug: {e}') from None
   if not 0.0 <= config.ema_decay < 1.0:
     raise errors.ConfigError(f'config.ema_decay={config.ema_decay} must be in [0, 1)')
+  finetune.validate(config)
 
 
 def build_networks(config) -> Networks:
@@ -119,7 +130,8 @@ def build_networks(config) -> Networks:
     discriminator = stylegan.Discriminator(image_size=size, channel_base=m.channel_base,
                                            channel_max=m.channel_max)
     return Networks(generator, discriminator, m.latent_dim, stochastic=True,
-                    mixing_prob=m.style_mixing)
+                    mixing_prob=m.style_mixing,
+                    g_params_fn=finetune.generator_params_fn(config.finetune))
   uses_penalty = config.loss.lambda_gp > 0 or config.loss.r1_gamma > 0
   generator = dcgan.Generator(
       image_size=size, base_dim=m.g_dim,
@@ -128,12 +140,16 @@ def build_networks(config) -> Networks:
       image_size=size, base_dim=m.d_dim, norm=m.d_norm,
       conv_impl=layers.resolve_conv_impl(
           m.d_conv_impl, on_cpu='im2col' if uses_penalty else 'hybrid'))
-  return Networks(generator, discriminator, m.latent_dim)
+  return Networks(generator, discriminator, m.latent_dim,
+                  g_params_fn=finetune.generator_params_fn(config.finetune))
 
 
 def make_optimizers(config) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
+  """Adam for G and D; with config.finetune, frozen params get exactly zero updates."""
   o = config.optim
-  return (optax.adam(o.g_lr, b1=o.b1, b2=o.b2), optax.adam(o.d_lr, b1=o.b1, b2=o.b2))
+  g_mask, d_mask = finetune.mask_fns(config)
+  return (finetune.freeze(optax.adam(o.g_lr, b1=o.b1, b2=o.b2), g_mask),
+          finetune.freeze(optax.adam(o.d_lr, b1=o.b1, b2=o.b2), d_mask))
 
 
 def _split_variables(variables) -> tuple[Any, dict]:
@@ -141,21 +157,97 @@ def _split_variables(variables) -> tuple[Any, dict]:
   return variables.pop('params'), variables
 
 
-def make_init_state(nets: Networks, g_tx, d_tx, image_size: int):
-  """key -> UnconditionalGANState with fresh networks (g_ema starts equal to g_params)."""
+def init_networks(nets: Networks, image_size: int, key: jax.Array):
+  """(g_params, g_stats, d_params, d_stats) of fresh networks."""
+  g_key, d_key = jax.random.split(key)
+  z = jnp.zeros((2, nets.latent_dim), jnp.float32)
+  image = jnp.zeros((2, image_size, image_size, 3), jnp.float32)
+  g_params, g_stats = _split_variables(nets.generator.init(g_key, z, train=False))
+  if not g_stats and nets.stochastic:
+    raise AssertionError('a stochastic G keeps its w average in a collection')
+  d_params, d_stats = _split_variables(nets.discriminator.init(d_key, image, train=False))
+  return g_params, g_stats, d_params, d_stats
+
+
+def make_init_state(nets: Networks, g_tx, d_tx, image_size: int, start=None):
+  """key -> UnconditionalGANState with fresh networks (g_ema starts equal to g_params); `start`
+  (finetune.make_start) swaps in pretrained weights and LoRA adapters first."""
   def init_state(key: jax.Array) -> train_state.UnconditionalGANState:
-    g_key, d_key = jax.random.split(key)
-    z = jnp.zeros((2, nets.latent_dim), jnp.float32)
-    image = jnp.zeros((2, image_size, image_size, 3), jnp.float32)
-    g_params, g_stats = _split_variables(nets.generator.init(g_key, z, train=False))
-    if not g_stats and nets.stochastic:
-      raise AssertionError('a stochastic G keeps its w average in a collection')
-    d_params, d_stats = _split_variables(nets.discriminator.init(d_key, image, train=False))
+    g_params, g_stats, d_params, d_stats = init_networks(nets, image_size, key)
+    if start is not None:
+      g_params, g_stats, d_params, d_stats = start(key, g_params, g_stats, d_params, d_stats)
     return train_state.UnconditionalGANState(
         step=jnp.zeros((), jnp.int32), g_params=g_params, d_params=d_params,
         g_opt_state=g_tx.init(g_params), d_opt_state=d_tx.init(d_params),
         g_stats=g_stats, d_stats=d_stats, g_ema=g_params)
   return init_state
+
+
+def load_pretrained(config, nets: Networks) -> dict:
+  """The weights of config.finetune.init_from, checked against this config's networks:
+  {'g_params', 'g_stats'} from a generator .npz (--mode=export), plus 'd_params', 'd_stats'
+  from a workdir's latest checkpoint (G = its EMA weights, as an export holds)."""
+  source = config.finetune.init_from
+  if os.path.isdir(source):
+    try:
+      saved, _ = checkpoint.restore_latest(source)
+    except checkpoint.NoCheckpointError:
+      raise errors.ConfigError(
+          f'config.finetune.init_from={source} holds no checkpoint: point it at a trained GAN '
+          'workdir (with checkpoints/) or a generator .npz written by --mode=export.') from None
+    pretrained = {'g_params': saved['g_ema'], 'g_stats': saved.get('g_stats', {}),
+                  'd_params': saved['d_params'], 'd_stats': saved.get('d_stats', {})}
+  elif os.path.isfile(source):
+    try:
+      params, stats, _ = load_generator(source)
+    except (OSError, ValueError, KeyError) as e:
+      raise errors.ConfigError(f'config.finetune.init_from={source} is not a generator .npz '
+                               f'written by --mode=export ({e})') from None
+    pretrained = {'g_params': params, 'g_stats': stats}
+  else:
+    raise errors.ConfigError(
+        f'config.finetune.init_from={source} does not exist: pass a trained GAN workdir or a '
+        'generator .npz written by --mode=export.')
+  fresh = jax.eval_shape(functools.partial(init_networks, nets, config.data.image_size),
+                         jax.random.key(0))
+  for name, expected in zip(('g_params', 'g_stats', 'd_params', 'd_stats'), fresh):
+    if name in pretrained:
+      finetune.check_compatible(expected, pretrained[name], name, source)
+  return pretrained
+
+
+def configured_init_state(config, nets: Networks, g_tx, d_tx, workdir: str | None = None):
+  """make_init_state for config, with config.finetune's weights (those of init_from, read only
+  when `workdir` has no checkpoint yet: resuming or restoring needs just the structure)."""
+  pretrained = None
+  if config.finetune.init_from and workdir and checkpoint.latest_step(workdir) is None:
+    pretrained = load_pretrained(config, nets)
+  return make_init_state(nets, g_tx, d_tx, config.data.image_size,
+                         finetune.make_start(config.finetune, pretrained))
+
+
+def report_finetune(config, init_state, workdir: str) -> dict:
+  """Logs how many parameters fine-tuning trains and writes it to workdir/finetune.json."""
+  shapes = jax.eval_shape(init_state, jax.random.key(0))
+  record = finetune.summary(config, shapes.g_params, shapes.d_params)
+  logging.info('Fine-tuning (%s) from %s: G trains %d of %d parameters (%.2f%%), D %d of %d.',
+               record['method'], record['init_from'], record['trainable_params'],
+               record['total_params'], 100 * record['fraction'], record['d_trainable_params'],
+               record['d_total_params'])
+  if jax.process_index() == 0:
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, 'finetune.json'), 'w', encoding='utf-8') as f:
+      json.dump(record, f, indent=2)
+  return record
+
+
+def update_ema(ema, params, decay: float, trainable=None):
+  """decay * ema + (1 - decay) * params per leaf; leaves False in `trainable` (frozen by
+  fine-tuning) are kept as they are, bit for bit."""
+  if trainable is None:
+    return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
+  return jax.tree.map(lambda e, p, t: decay * e + (1.0 - decay) * p if t else e, ema, params,
+                      trainable)
 
 
 def sample_latents(key: jax.Array, num: int, latent_dim: int) -> jax.Array:
@@ -164,9 +256,10 @@ def sample_latents(key: jax.Array, num: int, latent_dim: int) -> jax.Array:
 
 
 def make_train_step(nets: Networks, g_tx, d_tx, loss_config, ema_decay: float, update_g: bool,
-                    apply_r1: bool):
+                    apply_r1: bool, g_trainable: finetune.MaskFn | None = None):
   """(state, {'image': [B,S,S,3] in [-1,1]}, key) -> (state, metrics): one D update, then (if
-  update_g) one G update against the new D; R1 on this step if apply_r1."""
+  update_g) one G update against the new D; R1 on this step if apply_r1. g_trainable: G params
+  -> which are trained (the EMA keeps the others as they are); None = all."""
   kind = loss_config.adversarial
   lambda_gp, r1_weight = loss_config.lambda_gp, 0.5 * loss_config.r1_gamma * loss_config.r1_every
   policy = augment.parse_policy(loss_config.get('diffaug', ''))
@@ -226,8 +319,8 @@ def make_train_step(nets: Networks, g_tx, d_tx, loss_config, ema_decay: float, u
     (g_grads,) = fake_vjp(fake_grads)
     g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
     g_params = optax.apply_updates(state.g_params, g_updates)
-    g_ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, state.g_ema,
-                         g_params)
+    g_ema = update_ema(state.g_ema, g_params, ema_decay,
+                       g_trainable(g_params) if g_trainable else None)
     state = state.replace(g_params=g_params, g_opt_state=g_opt_state, g_ema=g_ema,
                           d_stats=d_stats)
     return state, {**metrics, **g_metrics, 'g/weight': jnp.ones((), jnp.float32)}
@@ -239,11 +332,13 @@ def make_train_steps(nets: Networks, g_tx, d_tx, config):
   """The compiled variants ('d', 'dg', plus '_r1' versions with lazy R1) and the schedule."""
   l = config.loss
   with_r1 = l.r1_gamma > 0
+  g_trainable, _ = finetune.mask_fns(config)
   steps = {}
   for update_g in (False, True):
     for apply_r1 in ((False, True) if with_r1 else (False,)):
       name = ('dg' if update_g else 'd') + ('_r1' if apply_r1 else '')
-      steps[name] = make_train_step(nets, g_tx, d_tx, l, config.ema_decay, update_g, apply_r1)
+      steps[name] = make_train_step(nets, g_tx, d_tx, l, config.ema_decay, update_g, apply_r1,
+                                    g_trainable)
 
   def schedule(step: int) -> str:
     name = 'dg' if (step + 1) % config.n_critic == 0 else 'd'
@@ -335,6 +430,9 @@ def make_task(config: ml_collections.ConfigDict, workdir: str) -> loop.Task:
   train_source = data_lib.make_source(config.data, 'train')
   nets = build_networks(config)
   g_tx, d_tx = make_optimizers(config)
+  init_state = configured_init_state(config, nets, g_tx, d_tx, workdir)
+  if finetune.active(config.finetune):
+    report_finetune(config, init_state, workdir)
   loader = loader_lib.BatchLoader(train_source, config.batch_size, config.seed,
                                   rows=sharding.process_batch_slice(config.batch_size),
                                   num_threads=config.get('data_threads', 4))
@@ -347,9 +445,8 @@ def make_task(config: ml_collections.ConfigDict, workdir: str) -> loop.Task:
       image_io.save_image(os.path.join(workdir, 'samples', f'step_{step:07d}.png'),
                           sample_grid(images))
 
-  return loop.Task(init_state=make_init_state(nets, g_tx, d_tx, config.data.image_size),
-                   train_steps=train_steps, step_schedule=schedule, loader=loader,
-                   write_samples=write_samples,
+  return loop.Task(init_state=init_state, train_steps=train_steps, step_schedule=schedule,
+                   loader=loader, write_samples=write_samples,
                    evaluate=make_evaluator(config, nets, workdir) if config.eval_every else None)
 
 
@@ -364,7 +461,7 @@ def restore(config, workdir: str):
   nets = build_networks(config)
   g_tx, d_tx = make_optimizers(config)
   template = checkpoint.replicated_template(
-      make_init_state(nets, g_tx, d_tx, config.data.image_size), sharding.make_mesh())
+      configured_init_state(config, nets, g_tx, d_tx), sharding.make_mesh())
   state, step = checkpoint.restore_latest(workdir, template)
   return nets, state, step
 
@@ -373,10 +470,11 @@ def export_generator(config: ml_collections.ConfigDict, workdir: str, output: st
                      **unused) -> str:
   """--mode=export: G's weights (EMA) and collections of the latest checkpoint as one .npz
   (keys 'params/<module path>', 'stats/<collection>/<path>', 'step'); --output names the file
-  (default workdir/generator_<step>.npz). Reads back with load_generator; no optimiser state."""
-  _, state, step = restore(config, workdir)
+  (default workdir/generator_<step>.npz). Reads back with load_generator; no optimiser state.
+  A LoRA fine-tune exports its adapters merged into the kernels (a plain generator)."""
+  nets, state, step = restore(config, workdir)
   arrays = {'step': np.asarray(step)}
-  for prefix, tree in (('params', state.g_ema), ('stats', state.g_stats)):
+  for prefix, tree in (('params', nets.generator_params(state.g_ema)), ('stats', state.g_stats)):
     for path, value in traverse_util.flatten_dict(jax.device_get(tree)).items():
       arrays[prefix + '/' + '/'.join(path)] = np.asarray(value)
   path = output or os.path.join(workdir, f'generator_{step:07d}.npz')
@@ -411,6 +509,7 @@ def evaluate_workdir(config: ml_collections.ConfigDict, workdir: str, input: str
       raise errors.ConfigError(f'--input={input} does not exist: pass a file written by '
                                '--mode=export')
     params, stats, step = load_generator(input)
+    nets = dataclasses.replace(nets, g_params_fn=None)   # an export holds the merged weights
     state = train_state.UnconditionalGANState(
         step=step, g_params=params, d_params=None, g_opt_state=None, d_opt_state=None,
         g_stats=stats, d_stats=None, g_ema=params)
@@ -424,4 +523,13 @@ def evaluate_workdir(config: ml_collections.ConfigDict, workdir: str, input: str
   return evaluate(state, step)
 
 
-MODES = {'train': train_and_evaluate, 'eval': evaluate_workdir, 'export': export_generator}
+def _editing_mode(name: str) -> Callable:
+  """--mode=directions / edit live in trainers.gan_editing (which imports this module)."""
+  def run(config, workdir, **options):
+    from gan_jax.trainers import gan_editing  # pylint: disable=g-import-not-at-top
+    return getattr(gan_editing, name)(config, workdir, **options)
+  return run
+
+
+MODES = {'train': train_and_evaluate, 'eval': evaluate_workdir, 'export': export_generator,
+         'directions': _editing_mode('find_directions'), 'edit': _editing_mode('edit_images')}

@@ -202,4 +202,13 @@ def evaluate_workdir(config: ml_collections.ConfigDict, workdir: str, **unused) 
       train_state.SupervisedState(step=step, params=params, opt_state=None), step)
 
 
-MODES = {'train': train_and_evaluate, 'eval': evaluate_workdir}
+def _editing_mode(name: str):
+  """--mode=directions / edit live in trainers.vae_editing (which imports this module)."""
+  def run(config, workdir, **options):
+    from gan_jax.trainers import vae_editing  # pylint: disable=g-import-not-at-top
+    return getattr(vae_editing, name)(config, workdir, **options)
+  return run
+
+
+MODES = {'train': train_and_evaluate, 'eval': evaluate_workdir,
+         'directions': _editing_mode('find_directions'), 'edit': _editing_mode('edit_images')}

@@ -4,12 +4,15 @@ import os
 import jax
 import numpy as np
 import optax
+from PIL import Image
 
 from configs import vae as vae_config
 from gan_jax import data as data_lib
 from gan_jax.data import loader as loader_lib
+from gan_jax.editing import directions
 from gan_jax.trainers import loop
 from gan_jax.trainers import vae
+from gan_jax.trainers import vae_editing
 from tests.main_runner import run_main
 
 
@@ -29,7 +32,7 @@ def test_steps_lower_the_negative_elbo_on_a_fixed_batch():
   assert int(state.step) == 100
 
 
-def test_main_trains_and_evaluates_the_vae(tmp_path, smoke_judge):
+def test_main_trains_evaluates_and_edits_with_the_vae(tmp_path, smoke_judge):
   workdir = str(tmp_path / 'vae')
   result = run_main('--config=configs/vae.py:smoke', f'--workdir={workdir}',
                     f'--config.eval.judge={smoke_judge}',
@@ -41,3 +44,21 @@ def test_main_trains_and_evaluates_the_vae(tmp_path, smoke_judge):
     assert np.isfinite(record[key]), key
   assert record['eval/kl'] >= 0
   assert os.path.exists(os.path.join(workdir, 'samples', 'step_0000004.png'))
+  # Attribute vectors (--mode=directions) and an edit inside a mask (--mode=edit) on that VAE.
+  config = vae_config.get_config('smoke')
+  config.edit.judge = smoke_judge
+  summary = vae_editing.find_directions(config, workdir)
+  found = directions.load_directions(os.path.join(workdir, 'edits', 'directions.npz'))
+  assert list(found) == list(config.data.attrs)
+  assert all(d.info['method'] == 'attribute_vector' and d.scale > 0 for d in found.values())
+  assert [r['strength'] for r in summary['directions']['Male']['sweep']] == [1.0, 2.0]
+  face = np.full((20, 20, 3), 200, np.uint8)
+  Image.fromarray(face).save(tmp_path / 'face.png')
+  mask = np.zeros((16, 16), np.uint8)
+  mask[:8] = 255
+  Image.fromarray(mask).save(tmp_path / 'mask.png')
+  metrics = vae_editing.edit_images(config, workdir, input=str(tmp_path / 'face.png'),
+                                    output=str(tmp_path / 'out'), edit='Male:+2',
+                                    mask=str(tmp_path / 'mask.png'))
+  assert metrics['max_change_outside_mask'] == 0.0 and np.isfinite(metrics['reconstruction_psnr'])
+  assert (tmp_path / 'out' / 'face_sweep.png').exists()

@@ -1,0 +1,394 @@
+"""Content editing with a trained unconditional generator (trainer 'gan'): --mode=directions
+and --mode=edit.
+
+  python main.py --config=configs/stylegan.py:synthetic --workdir=W --mode=directions \
+      --config.edit.judge=CLASSIFIER_WORKDIR
+  python main.py --config=configs/stylegan.py:synthetic --workdir=W --mode=edit \
+      --input=FACE.png --edit=Smiling:+2,Male:-1 [--mask=MASK.png] --output=OUT
+
+`directions` samples latents, has the judge classifier label their images and finds one
+InterFaceGAN direction per attribute, its conditional version (the other attributes' normals
+projected out), SeFa and GANSpace directions (StyleGAN), saves them to
+workdir/edits/directions.npz, and measures every supervised direction's edits over a range of
+strengths: how often the judge sees the attribute flipped and the others kept, and the
+recommended strength (workdir/edits/directions_eval.json, report.html, strength-sweep grids).
+
+`edit` inverts --input (or draws config.edit.num_seeds images from config.edit.seed), applies
+the named directions with their strengths (optionally only inside --mask, white = edit), and
+writes the result, a strength-sweep grid per direction and the edit metrics.
+
+StyleGAN edits live in w (or w+ after inverting into w+); DCGAN edits in z (no SeFa there).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+from typing import Any, Callable
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gan_jax import errors
+from gan_jax import image_io
+from gan_jax import report
+from gan_jax import data as data_lib
+from gan_jax.editing import directions as directions_lib
+from gan_jax.editing import edits as edits_lib
+from gan_jax.editing import inversion
+from gan_jax.metrics import attributes as attribute_metrics
+from gan_jax.metrics import image_pairs
+from gan_jax.trainers import gan
+
+
+@dataclasses.dataclass(frozen=True)
+class EditableGenerator:
+  """A frozen G with the latent space edits happen in: w for StyleGAN, z for DCGAN."""
+  generator: Any
+  variables: dict
+  kind: str              # 'stylegan' | 'dcgan'
+  image_size: int
+  latent_dim: int        # z size
+  step: int
+  compiled: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+  @property
+  def num_ws(self) -> int:
+    return self.generator.num_ws if self.kind == 'stylegan' else 1
+
+  def noise(self, seed: int, batch: int):
+    """StyleGAN's per-layer noise maps drawn from seed (fixed for an image and its edits)."""
+    if self.kind != 'stylegan':
+      return None
+    return self.generator.apply(self.variables, jax.random.key(seed), batch,
+                                method=self.generator.random_noise)
+
+  def edit_latents(self, z: jax.Array, truncation_psi: float = 1.0) -> jax.Array:
+    """z [B, Z] -> the edit space: w [B, W] (StyleGAN, truncated towards w_avg) or z."""
+    if self.kind != 'stylegan':
+      return z
+    ws = self.generator.apply(self.variables, z, method=self.generator.mapping_ws)[:, 0]
+    w_avg = self.variables['stats']['w_avg']
+    return w_avg + truncation_psi * (ws - w_avg)
+
+  def renderer(self, space: str = 'w') -> Callable[[jax.Array, Any], jax.Array]:
+    """render(latent, noise) -> images [B, S, S, 3] in about [-1, 1] (compiled once per space
+    and shape; the weights are an argument, not constants baked into the program)."""
+    if space not in self.compiled:
+      self.compiled[space] = jax.jit(functools.partial(_render, self.generator, self.kind, space))
+    return functools.partial(self.compiled[space], self.variables)
+
+
+def _render(generator, kind: str, space: str, variables, latent, noise):
+  if kind == 'stylegan':
+    return inversion.stylegan_renderer(generator, variables, space)(latent, noise)
+  return generator.apply(variables, latent, train=False)
+
+
+def load_editable(config, workdir: str, input_npz: str | None = None) -> EditableGenerator:
+  """G (EMA weights) of the latest checkpoint of workdir, or of an exported .npz."""
+  gan.validate_config(config)
+  nets = gan.build_networks(config)
+  if input_npz:
+    params, stats, step = gan.load_generator(input_npz)
+  else:
+    nets, state, step = gan.restore(config, workdir)
+    params = jax.device_get(nets.generator_params(state.g_ema))   # LoRA adapters merged
+    stats = jax.device_get(state.g_stats)
+  return EditableGenerator(nets.generator, {'params': params, **stats}, config.model.name,
+                           config.data.image_size, nets.latent_dim, int(step))
+
+
+def _render_batched(render, latents, noise_seed: int, gen: EditableGenerator,
+                    batch_size: int = 64) -> np.ndarray:
+  """Images of latents [N, ...] in batches of one shape (the last one padded), noise drawn per
+  batch from noise_seed + start."""
+  out = []
+  for start in range(0, len(latents), batch_size):
+    chunk = np.asarray(latents[start:start + batch_size])
+    n = len(chunk)
+    if n < batch_size and len(latents) > batch_size:
+      chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - n, axis=0)])
+    out.append(np.asarray(render(jnp.asarray(chunk), gen.noise(noise_seed + start,
+                                                               len(chunk))))[:n])
+  return np.concatenate(out)
+
+
+def _restore_judge(path: str, gen: EditableGenerator):
+  from gan_jax.trainers import classifier  # pylint: disable=g-import-not-at-top
+  if not path:
+    return None
+  judge = classifier.restore(path)
+  if judge.image_size != gen.image_size:
+    raise errors.ConfigError(f'the judge {path} sees {judge.image_size} px images but G makes '
+                             f'{gen.image_size} px: train the classifier on the same data size')
+  return judge
+
+
+def _judge_logits(judge, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+  return np.concatenate([judge.logits_and_features(images[i:i + batch_size])[0]
+                         for i in range(0, len(images), batch_size)])
+
+
+def _parse_layers(text: str, num_ws: int) -> tuple[int, int] | None:
+  if not text:
+    return None
+  try:
+    start, stop = (int(x) for x in text.split(','))
+  except ValueError:
+    raise errors.ConfigError(f'config.edit.layers={text!r}: write START,STOP (w+ indices, '
+                             f'stop exclusive, at most {num_ws})') from None
+  if not 0 <= start < stop <= num_ws:
+    raise errors.ConfigError(f'config.edit.layers={text!r} is outside 0..{num_ws}')
+  return start, stop
+
+
+def _directions_path(config, workdir: str) -> str:
+  return config.edit.directions or os.path.join(workdir, 'edits', 'directions.npz')
+
+
+def find_directions(config, workdir: str, input: str | None = None, **unused) -> dict:
+  """--mode=directions (see the module docstring). Returns the evaluation summary."""
+  e = config.edit
+  gen = load_editable(config, workdir, input)
+  judge = _restore_judge(e.judge, gen)
+  layers = _parse_layers(e.layers, gen.num_ws)
+  z = jax.random.normal(jax.random.key(e.seed), (e.num_samples, gen.latent_dim))
+  latents = np.asarray(gen.edit_latents(z, e.truncation_psi))
+  found: list[directions_lib.Direction] = []
+  if judge is not None:
+    logging.info('Labelling %d generated images with the judge %s.', len(latents), e.judge)
+    logits = _judge_logits(judge, _render_batched(gen.renderer('w'), latents, e.seed, gen))
+    supervised = [directions_lib.interfacegan_direction(name, latents, logits[:, i], e.fraction,
+                                                        layers=layers)
+                  for i, name in enumerate(judge.attr_names)]
+    found += supervised
+    if e.conditional:
+      found += [directions_lib.conditional_direction(d, [o for o in supervised if o is not d])
+                for d in supervised]
+  else:
+    logging.warning('No config.edit.judge: only unsupervised directions (SeFa, GANSpace).')
+  if gen.kind == 'stylegan' and e.sefa_num:
+    kernels = directions_lib.stylegan_style_kernels(gen.variables['params'], gen.image_size,
+                                                    layers)
+    sefa = directions_lib.sefa_directions(kernels, e.sefa_num, layers)
+    scale = lambda d: float(np.std(latents @ d.vector))
+    found += [dataclasses.replace(d, scale=scale(d)) for d in sefa]
+  if e.ganspace_num:
+    found += directions_lib.ganspace_directions(latents, e.ganspace_num, layers)
+  path = _directions_path(config, workdir)
+  directions_lib.save_directions(path, found)
+  logging.info('Saved %d directions to %s: %s', len(found), path, ', '.join(d.name for d in found))
+  if judge is None:
+    return {'num_directions': len(found)}
+  return evaluate_directions(config, workdir, gen, judge,
+                             [d for d in found if d.info['method'] in ('interfacegan',
+                                                                       'conditional')])
+
+
+def _attribute_of(direction: directions_lib.Direction) -> str:
+  return direction.name.split('|')[0]
+
+
+def edit_counts(gen: EditableGenerator, judge, direction: directions_lib.Direction,
+                strength: float, latents: np.ndarray, judged_in: np.ndarray, noise_seed: int
+                ) -> attribute_metrics.TransferCounts:
+  """Judge's view of editing each latent by +strength (attribute absent) or -strength (present):
+  flipped when the attribute reaches the other value, kept = attributes outside its exclusive
+  group read as on the unedited image."""
+  names = judge.attr_names
+  i = names.index(_attribute_of(direction))
+  signs = np.where(judged_in[:, i] > 0.5, -1.0, 1.0).astype(np.float32)
+  edited = np.asarray(edits_lib.apply_directions(latents, [direction], strength * signs[:, None],
+                                                 gen.num_ws))
+  space = 'w+' if edited.ndim == 3 else 'w'
+  judged_out = judge.predict(_render_batched(gen.renderer(space), edited, noise_seed, gen))
+  target = judged_in.copy()
+  target[:, i] = 1.0 - judged_in[:, i]
+  return attribute_metrics.count_single_transfer(names[i], judged_in, target, judged_in,
+                                                 judged_out, names)
+
+
+def recommended_strength(rows: list[dict]) -> dict:
+  """The smallest strength whose edits reach >= 90 % flips and >= 90 % kept; else the one with
+  the best min(flip, kept). rows: {'strength', 'transfer', 'preservation'}."""
+  good = [r for r in rows if r['transfer'] >= 0.9 and r['preservation'] >= 0.9]
+  if good:
+    return dict(min(good, key=lambda r: r['strength']), meets_90_90=True)
+  return dict(max(rows, key=lambda r: min(r['transfer'], r['preservation'])), meets_90_90=False)
+
+
+def evaluate_directions(config, workdir: str, gen: EditableGenerator, judge,
+                        supervised: list[directions_lib.Direction]) -> dict:
+  """Edit accuracy of each direction over config.edit.eval_strengths on fresh latents."""
+  e = config.edit
+  z = jax.random.normal(jax.random.key(e.seed + 1), (e.num_eval, gen.latent_dim))
+  latents = np.asarray(gen.edit_latents(z, e.truncation_psi))
+  judged_in = judge.predict(_render_batched(gen.renderer('w'), latents, e.seed + 1, gen))
+  results, per_attribute = {}, {'transfer': {}, 'preservation': {}}
+  for d in supervised:
+    rows = []
+    for s in e.eval_strengths:
+      c = edit_counts(gen, judge, d, float(s), latents, judged_in, e.seed + 1)
+      rows.append(dict(strength=float(s), transfer=c.transfer_accuracy,
+                       preservation=c.preservation, changed=c.changed))
+    best = recommended_strength(rows)
+    results[d.name] = dict(sweep=rows, recommended=best)
+    logging.info('%-28s recommended strength %.1f: flipped %.3f, kept %.3f%s', d.name,
+                 best['strength'], best['transfer'], best['preservation'],
+                 '' if best['meets_90_90'] else ' (below 90/90)')
+    if d.info['method'] == 'interfacegan':
+      per_attribute['transfer'][d.name] = best['transfer']
+      per_attribute['preservation'][d.name] = best['preservation']
+  grids = {f'{d.name}: strengths {list(e.sweep)} (rows: samples)': _sweep_grid(
+      gen, d, latents[:e.num_grid], e.sweep, e.seed + 1) for d in supervised}
+  summary = {'step': gen.step, 'num_eval': e.num_eval, 'judge': e.judge,
+             'directions': results}
+  out_dir = os.path.dirname(_directions_path(config, workdir))
+  _write_json(os.path.join(out_dir, 'directions_eval.json'), summary)
+  flat = {f'{name}/{k}': v for name, r in results.items()
+          for k, v in r['recommended'].items() if isinstance(v, (int, float))}
+  with open(os.path.join(out_dir, 'report.html'), 'w', encoding='utf-8') as f:
+    f.write(report.render(f'Edit directions (G step {gen.step})', {'step': gen.step, **flat},
+                          [], grids, per_attribute,
+                          notes=[f'judge: {e.judge}; {e.num_eval} fresh samples; strengths in '
+                                 'std of the latents along each direction']))
+  for caption, grid in grids.items():
+    image_io.save_image(os.path.join(out_dir, 'sweep_' + caption.split(':')[0].replace('|', '_')
+                                     .replace(',', '+') + '.png'), grid)
+  return summary
+
+
+def _sweep_grid(gen, direction, latents, strengths, noise_seed) -> np.ndarray:
+  columns = []
+  for s in strengths:
+    edited = np.asarray(edits_lib.apply_directions(latents, [direction], [float(s)], gen.num_ws))
+    space = 'w+' if edited.ndim == 3 else 'w'
+    columns.append(_render_batched(gen.renderer(space), edited, noise_seed, gen))
+  return image_io.make_grid(columns)
+
+
+def _write_json(path: str, obj) -> None:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path + '.tmp', 'w', encoding='utf-8') as f:
+    json.dump(obj, f, indent=2)
+  os.replace(path + '.tmp', path)
+
+
+def load_mask(path: str, image_size: int) -> np.ndarray:
+  """A mask image (any size/mode; white = edit) -> [1, S, S, 1] float in [0, 1]."""
+  if not os.path.isfile(path):
+    raise errors.InputNotFoundError(f'--mask={path} is not a file: pass a PNG, white where the '
+                                    'edit may change the image')
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  with Image.open(path) as image:
+    gray = image.convert('L').resize((image_size, image_size), Image.BILINEAR)
+  return (np.asarray(gray, np.float32) / 255.0)[None, :, :, None]
+
+
+def invert_images(gen: EditableGenerator, images: np.ndarray, config, noise) -> np.ndarray:
+  """Latents reproducing images [B, S, S, 3] (config.edit.invert_*): w+ for StyleGAN
+  (optimised in w first, then in w+ from there, as in tests/editing), z for DCGAN."""
+  e = config.edit
+  settings = inversion.InversionSettings(steps=e.invert_steps, learning_rate=e.invert_lr)
+  target = jnp.asarray(images)
+  if gen.kind != 'stylegan':
+    return np.asarray(_invert(gen, 'z', settings, jnp.zeros((len(images), gen.latent_dim)),
+                              target, None))
+  w = _invert(gen, 'w', settings, inversion.initial_latent(gen.generator, gen.variables, 'w',
+                                                            len(images)), target, noise)
+  if e.invert_space == 'w':
+    return np.asarray(w)
+  w_plus = jnp.broadcast_to(w[:, None], (len(images), gen.num_ws, w.shape[-1]))
+  return np.asarray(_invert(gen, 'w+', settings, w_plus, target, noise))
+
+
+def _invert(gen: EditableGenerator, space: str, settings, init, target, noise) -> jax.Array:
+  @jax.jit
+  def run(variables, init, target, noise):
+    render = functools.partial(_render, gen.generator, gen.kind, space, variables)
+    return inversion.invert(render, init, target, settings=settings, init_noise=noise)[0]
+  return run(gen.variables, init, target, noise)
+
+
+def edit_images(config, workdir: str, input: str | None = None, output: str | None = None,
+                edit: str = '', mask: str | None = None, **unused) -> dict:
+  """--mode=edit (see the module docstring). Returns the metrics written to metrics.json."""
+  e = config.edit
+  if not output or not edit:
+    raise errors.ConfigError('--mode=edit needs --edit=NAME:STRENGTH[,...] and --output=FOLDER '
+                             '(and --input=IMAGE_OR_FOLDER, or config.edit.seed for samples)')
+  try:
+    wanted = edits_lib.parse_edit_spec(edit)
+  except ValueError as err:
+    raise errors.ConfigError(str(err)) from None
+  gen = load_editable(config, workdir)
+  available = directions_lib.load_directions(_directions_path(config, workdir))
+  missing = [n for n, _ in wanted if n not in available]
+  if missing:
+    raise errors.ConfigError(f'no direction named {missing} in {_directions_path(config, workdir)}'
+                             f'; it has: {", ".join(available)}')
+  chosen = [available[n] for n, _ in wanted]
+  strengths = [s for _, s in wanted]
+  metrics: dict[str, Any] = {'edit': edit, 'step': gen.step}
+  if input:
+    paths = image_io.list_images(input)
+    crop = data_lib.crop_fraction(config.data)
+    images = np.stack([image_io.load_for_model(p, crop, gen.image_size) for p in paths])
+    noise = gen.noise(e.seed, len(images))
+    latents = invert_images(gen, images, config, noise)
+    names = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+  else:
+    z = jax.random.normal(jax.random.key(e.seed), (e.num_seeds, gen.latent_dim))
+    latents = np.asarray(gen.edit_latents(z, e.truncation_psi))
+    noise, images = gen.noise(e.seed, e.num_seeds), None
+    names = [f'seed{e.seed}_{i}' for i in range(e.num_seeds)]
+  space = lambda x: ('w+' if x.ndim == 3 else 'w')
+  original = np.asarray(gen.renderer(space(latents))(jnp.asarray(latents), noise))
+  if images is not None:
+    metrics['inversion_psnr'] = image_pairs.psnr(original, images)
+    metrics['inversion_psnr_per_image'] = [float(v) for v in
+                                           image_pairs.psnr_per_image(original, images)]
+  edited_latents = edits_lib.apply_directions(jnp.asarray(latents), chosen, strengths, gen.num_ws)
+  if mask:
+    m = jnp.broadcast_to(jnp.asarray(load_mask(mask, gen.image_size)),
+                         (len(latents), gen.image_size, gen.image_size, 1))
+    result = np.asarray(_masked(gen, latents, edited_latents, m, noise, e.mask_from_resolution))
+    outside = np.asarray(m[..., 0] == 0)
+    metrics['max_change_outside_mask'] = float(np.max(np.abs(result - original)[outside])) \
+        if outside.any() else 0.0
+  else:
+    result = np.asarray(gen.renderer(space(edited_latents))(edited_latents, noise))
+  judge = _restore_judge(e.judge, gen)
+  if judge is not None:
+    before, after = judge.predict(original), judge.predict(result)
+    metrics['judge_before'] = {n: before[:, i].tolist() for i, n in enumerate(judge.attr_names)}
+    metrics['judge_after'] = {n: after[:, i].tolist() for i, n in enumerate(judge.attr_names)}
+  sweep = [np.asarray(gen.renderer(space(x))(x, noise)) for x in (
+      edits_lib.apply_directions(jnp.asarray(latents), chosen, [s * t for s in strengths],
+                                 gen.num_ws) for t in np.linspace(0.0, 1.0, e.sweep_columns))]
+  os.makedirs(output, exist_ok=True)
+  for i, name in enumerate(names):
+    image_io.save_image(os.path.join(output, f'{name}_edited.png'), result[i])
+    image_io.save_image(os.path.join(output, f'{name}_original.png'), original[i])
+    columns = ([images[i:i + 1]] if images is not None else []) + [c[i:i + 1] for c in sweep]
+    image_io.save_image(os.path.join(output, f'{name}_sweep.png'), image_io.make_grid(columns))
+  _write_json(os.path.join(output, 'metrics.json'), metrics)
+  logging.info('Edited %d image(s) into %s: %s', len(names), output,
+               {k: v for k, v in metrics.items() if isinstance(v, float)})
+  return metrics
+
+
+def _masked(gen, latents, edited, mask, noise, from_resolution):
+  if gen.kind != 'stylegan':
+    render = gen.renderer()
+    return edits_lib.pixel_blend(render(jnp.asarray(latents), None), render(edited, None), mask)
+  ws = lambda x: (x if x.ndim == 3 else jnp.broadcast_to(x[:, None], (x.shape[0], gen.num_ws,
+                                                                      x.shape[-1])))
+  return edits_lib.masked_edit(gen.generator, gen.variables, ws(jnp.asarray(latents)),
+                               ws(edited), mask, noise, from_resolution)
+

@@ -1,0 +1,96 @@
+"""--mode=directions and --mode=edit on a smoke StyleGAN workdir judged by the smoke classifier."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from configs import stylegan as stylegan_config
+from gan_jax import errors
+from gan_jax.editing import directions as directions_lib
+from gan_jax.trainers import classifier
+from gan_jax.trainers import gan
+from gan_jax.trainers import gan_editing
+from tests.main_runner import run_main
+
+
+def _config(judge):
+  c = stylegan_config.get_config('smoke')
+  c.num_steps = 1
+  c.edit.update(judge=judge, num_samples=64, num_eval=16, eval_strengths=(1.0, 3.0),
+                sweep=(-1.0, 0.0, 1.0), num_grid=2, sefa_num=3, ganspace_num=2, num_seeds=2,
+                invert_steps=10, sweep_columns=3)
+  return c
+
+
+@pytest.fixture(scope='module')
+def trained(smoke_judge, tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('stylegan'))
+  config = _config(smoke_judge)
+  gan.train_and_evaluate(config, workdir)
+  return config, workdir
+
+
+def test_directions_are_found_saved_and_judged(trained, smoke_judge):
+  config, workdir = trained
+  summary = gan_editing.find_directions(config, workdir)
+  found = directions_lib.load_directions(os.path.join(workdir, 'edits', 'directions.npz'))
+  attrs = classifier.restore(smoke_judge).attr_names
+  methods = [d.info['method'] for d in found.values()]
+  assert methods.count('interfacegan') == len(attrs) == methods.count('conditional')
+  assert methods.count('sefa') == 3 and methods.count('ganspace') == 2
+  assert set(attrs) <= set(found) and attrs[-1] + '|' + ','.join(attrs[:-1]) in found
+  for name in attrs:                     # conditional directions are orthogonal to the others
+    cond = found[[n for n in found if n.startswith(name + '|')][0]]
+    others = np.stack([found[o].vector for o in attrs if o != name])
+    np.testing.assert_allclose(others @ cond.vector, 0.0, atol=1e-5)
+  with open(os.path.join(workdir, 'edits', 'directions_eval.json')) as f:
+    written = json.load(f)
+  assert written == json.loads(json.dumps(summary))
+  sweep = written['directions']['Male']['sweep']
+  assert [r['strength'] for r in sweep] == [1.0, 3.0]
+  assert all(0.0 <= r['transfer'] <= 1.0 and 0.0 <= r['preservation'] <= 1.0 for r in sweep)
+  assert os.path.exists(os.path.join(workdir, 'edits', 'report.html'))
+
+
+def test_edit_cli_inverts_edits_inside_a_mask_and_reports(trained, tmp_path):
+  config, workdir = trained
+  if not os.path.exists(os.path.join(workdir, 'edits', 'directions.npz')):
+    gan_editing.find_directions(config, workdir)
+  face = np.zeros((40, 30, 3), np.uint8)
+  face[10:30, 8:22] = (220, 180, 150)
+  Image.fromarray(face).save(tmp_path / 'face.png')
+  mask = np.zeros((64, 64), np.uint8)
+  mask[:, 32:] = 255
+  Image.fromarray(mask).save(tmp_path / 'mask.png')
+  out = tmp_path / 'out'
+  result = run_main('--config=configs/stylegan.py:smoke', f'--workdir={workdir}', '--mode=edit',
+                    f'--input={tmp_path / "face.png"}', f'--mask={tmp_path / "mask.png"}',
+                    '--edit=Male:+2,sefa0:-1', f'--output={out}',
+                    f'--config.edit.judge={config.edit.judge}', '--config.edit.invert_steps=10',
+                    '--config.edit.sweep_columns=3')
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(out / 'metrics.json') as f:
+    metrics = json.load(f)
+  assert metrics['max_change_outside_mask'] < 1e-5    # float noise of a 2B-row batch vs B
+  assert np.isfinite(metrics['inversion_psnr'])
+  assert set(metrics['judge_after']) >= {'Male', 'Young'}
+  sweep = np.asarray(Image.open(out / 'face_sweep.png'))
+  assert sweep.shape == (2 + 16 + 2, 2 + 4 * 18, 3)          # input + 3 strengths, 16 px tiles
+  assert (out / 'face_edited.png').exists() and (out / 'face_original.png').exists()
+
+
+def test_edit_errors_are_clear(trained, tmp_path):
+  config, workdir = trained
+  if not os.path.exists(os.path.join(workdir, 'edits', 'directions.npz')):
+    gan_editing.find_directions(config, workdir)
+  with pytest.raises(errors.ConfigError, match='no direction named'):
+    gan_editing.edit_images(config, workdir, output=str(tmp_path), edit='Bald:+1')
+  with pytest.raises(errors.ConfigError, match='NAME:STRENGTH'):
+    gan_editing.edit_images(config, workdir, output=str(tmp_path), edit='Male')
+  with pytest.raises(errors.ConfigError, match='--edit'):
+    gan_editing.edit_images(config, workdir, output=str(tmp_path))
+  metrics = gan_editing.edit_images(config, workdir, output=str(tmp_path), edit='Male:+1')
+  assert len(metrics['judge_before']['Male']) == 2 and (tmp_path / 'seed0_1_sweep.png').exists()
