@@ -18,7 +18,7 @@ config_flags.DEFINE_config_file(
     'config', None, 'Config file, optionally with a variant: configs/stargan.py:synthetic. '
     'Override fields with --config.a.b=value.', lock_config=True)
 flags.DEFINE_string('workdir', None, 'Where checkpoints, logs and samples go.')
-flags.DEFINE_string('mode', 'train', 'train | eval | translate | export | directions | edit '
+flags.DEFINE_string('mode', 'train', 'train | eval | translate | export | directions | edit | restore '
                     '(trainer-dependent).')
 flags.DEFINE_string('input', None, 'translate: an image file or a folder of images.')
 flags.DEFINE_string('output', None, 'translate: output folder.')

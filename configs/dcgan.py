@@ -80,6 +80,8 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       sweep_columns=5,           # --mode=edit: strength 0 .. the asked strength
       invert_space='w+',         # w | w+ (StyleGAN; DCGAN inverts z)
       invert_steps=500, invert_lr=0.05,
+      encoder='',                # encoder workdir (configs/encoder.py): invert from E(x) in w+;
+                                 # with invert_steps=0 E(x) is the inversion
       mask_from_resolution=8))   # masked edits blend features from this resolution on
 
   if arg == 'cifar10':

@@ -93,3 +93,14 @@ def r1_penalty(discriminator: Callable[[jax.Array], jax.Array], real: jax.Array)
   """
   grads = jax.grad(lambda v: jnp.sum(discriminator(v)))(real)
   return jnp.mean(jnp.sum(jnp.square(grads.reshape(real.shape[0], -1)), axis=-1))
+
+
+def delta_regularization(deltas: jax.Array, eps: float = 1e-12) -> jax.Array:
+  """e4e's delta regulariser: sum over layers of the L2 norm of each layer's offset from the
+  shared w, mean over the batch. deltas [B, L, W] -> scalar (eps keeps the gradient at 0 finite)."""
+  return jnp.mean(jnp.sum(jnp.sqrt(jnp.sum(jnp.square(deltas), axis=-1) + eps), axis=-1))
+
+
+def latent_mse(predicted: jax.Array, target: jax.Array) -> jax.Array:
+  """Mean squared error between latents (e.g. predicted and true w+ [B, num_ws, W])."""
+  return jnp.mean(jnp.square(predicted - target))

@@ -43,6 +43,17 @@ class SupervisedState:
   opt_state: optax.OptState
 
 
+@flax.struct.dataclass
+class EncoderState:
+  """An encoder into a frozen network's latent space: E's params and optimiser state, and the
+  frozen networks it trains against (`frozen`: {'generator': G's variables, 'judge': a feature
+  classifier's params when a feature loss is used}), kept so a checkpoint pins them."""
+  step: jax.Array
+  params: Any
+  opt_state: optax.OptState
+  frozen: Any
+
+
 def all_finite(tree: Any) -> jax.Array:
   """True iff every floating-point leaf of `tree` is finite (scalar bool array)."""
   leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)

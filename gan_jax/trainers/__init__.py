@@ -11,6 +11,7 @@ from gan_jax.errors import ConfigError
 TRAINERS = {
     'stargan': 'gan_jax.trainers.stargan',
     'classifier': 'gan_jax.trainers.classifier',
+    'encoder': 'gan_jax.trainers.encoder',
     'gan': 'gan_jax.trainers.gan',
     'vae': 'gan_jax.trainers.vae',
 }

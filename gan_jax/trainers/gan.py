@@ -532,4 +532,5 @@ def _editing_mode(name: str) -> Callable:
 
 
 MODES = {'train': train_and_evaluate, 'eval': evaluate_workdir, 'export': export_generator,
-         'directions': _editing_mode('find_directions'), 'edit': _editing_mode('edit_images')}
+         'directions': _editing_mode('find_directions'), 'edit': _editing_mode('edit_images'),
+         'restore': _editing_mode('restore_images')}

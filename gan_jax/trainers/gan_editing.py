@@ -290,29 +290,96 @@ def load_mask(path: str, image_size: int) -> np.ndarray:
   return (np.asarray(gray, np.float32) / 255.0)[None, :, :, None]
 
 
-def invert_images(gen: EditableGenerator, images: np.ndarray, config, noise) -> np.ndarray:
+def invert_images(gen: EditableGenerator, images: np.ndarray, config, noise,
+                  known: np.ndarray | None = None) -> np.ndarray:
   """Latents reproducing images [B, S, S, 3] (config.edit.invert_*): w+ for StyleGAN
-  (optimised in w first, then in w+ from there, as in tests/editing), z for DCGAN."""
+  (optimised in w first, then in w+ from there, as in tests/editing; with config.edit.encoder
+  in w+ from the encoder's E(x)), z for DCGAN. known
+  [B, S, S, 1] in [0, 1]: only those pixels count (inpainting); None = all."""
   e = config.edit
   settings = inversion.InversionSettings(steps=e.invert_steps, learning_rate=e.invert_lr)
   target = jnp.asarray(images)
+  known = None if known is None else jnp.asarray(known, jnp.float32)
+  if e.get('encoder'):   # an e4e-style encoder's E(x) starts (or, with 0 steps, is) the w+
+    from gan_jax.trainers import encoder  # pylint: disable=g-import-not-at-top
+    w_plus = encoder.encode_for_editing(gen, e.encoder, images)
+    return w_plus if e.invert_steps == 0 else np.asarray(
+        _invert(gen, 'w+', settings, jnp.asarray(w_plus), target, noise, known))
   if gen.kind != 'stylegan':
     return np.asarray(_invert(gen, 'z', settings, jnp.zeros((len(images), gen.latent_dim)),
-                              target, None))
+                              target, None, known))
   w = _invert(gen, 'w', settings, inversion.initial_latent(gen.generator, gen.variables, 'w',
-                                                            len(images)), target, noise)
+                                                            len(images)), target, noise, known)
   if e.invert_space == 'w':
     return np.asarray(w)
   w_plus = jnp.broadcast_to(w[:, None], (len(images), gen.num_ws, w.shape[-1]))
-  return np.asarray(_invert(gen, 'w+', settings, w_plus, target, noise))
+  return np.asarray(_invert(gen, 'w+', settings, w_plus, target, noise, known))
 
 
-def _invert(gen: EditableGenerator, space: str, settings, init, target, noise) -> jax.Array:
+def _invert(gen: EditableGenerator, space: str, settings, init, target, noise,
+            known=None) -> jax.Array:
   @jax.jit
-  def run(variables, init, target, noise):
+  def run(variables, init, target, noise, known):
     render = functools.partial(_render, gen.generator, gen.kind, space, variables)
-    return inversion.invert(render, init, target, settings=settings, init_noise=noise)[0]
-  return run(gen.variables, init, target, noise)
+    return inversion.invert(render, init, target, known, settings=settings,
+                            init_noise=noise)[0]
+  return run(gen.variables, init, target, noise, known)
+
+
+def restore_arrays(gen: EditableGenerator, images: np.ndarray, hole: np.ndarray | None,
+                   config) -> tuple[np.ndarray, np.ndarray, dict]:
+  """Inpainting by inversion: images [B, S, S, 3] in [-1, 1], hole [B, S, S, 1] in [0, 1]
+  (1 = unknown; None = nothing unknown: projection onto G's range). Returns (G's images,
+  restored = images outside the hole and G's inside, {'psnr_known_pixels': [B], 'hole_fraction'})."""
+  known = None if hole is None else 1.0 - np.asarray(hole, np.float32)
+  noise = gen.noise(config.edit.seed, len(images))
+  latents = invert_images(gen, images, config, noise, known)
+  space = 'w+' if latents.ndim == 3 else 'w'
+  generated = np.asarray(gen.renderer(space)(jnp.asarray(latents), noise))
+  if hole is None:
+    return generated, generated, dict(psnr_known_pixels=[float(v) for v in image_pairs.psnr_per_image(
+        generated, images)], hole_fraction=0.0)
+  restored = np.asarray(edits_lib.pixel_blend(images, generated, hole))
+  sq = np.square(generated - images) * known
+  mse_known = sq.sum(axis=(1, 2, 3)) / np.maximum(known.sum(axis=(1, 2, 3)) * 3, 1)
+  psnr_known = (10 * np.log10(4.0 / np.maximum(mse_known, 1e-12))).tolist()   # range [-1, 1]
+  return generated, restored, dict(psnr_known_pixels=psnr_known,
+                                   hole_fraction=float(np.mean(hole)))
+
+
+def restore_images(config, workdir: str, input: str | None = None, output: str | None = None,
+                   mask: str | None = None, **unused) -> dict:
+  """--mode=restore: fill the white region of --mask (a hole: removed content, a damaged area)
+  from G by inverting only the known pixels, or without --mask project the whole image onto
+  G's range (denoising, repair of small defects). Writes <name>_restored.png (known pixels kept,
+  the hole filled), <name>_generated.png (G's whole image), <name>_grid.png (input, input with
+  the hole greyed out, generated, restored) and metrics.json (PSNR of G on the known pixels)."""
+  if not input or not output:
+    raise errors.ConfigError('--mode=restore needs --input=IMAGE_OR_FOLDER and --output=FOLDER '
+                             '(and --mask=PNG, white = the region to fill)')
+  gen = load_editable(config, workdir)
+  paths = image_io.list_images(input)
+  images = np.stack([image_io.load_for_model(p, data_lib.crop_fraction(config.data),
+                                             gen.image_size) for p in paths])
+  hole = (np.broadcast_to(load_mask(mask, gen.image_size), (len(images), gen.image_size,
+                                                            gen.image_size, 1))
+          if mask else None)
+  generated, restored, metrics = restore_arrays(gen, images, hole, config)
+  metrics.update(step=gen.step, mask=mask)
+  known = np.ones_like(images[..., :1]) if hole is None else 1.0 - hole
+  psnr_known = metrics['psnr_known_pixels']
+  os.makedirs(output, exist_ok=True)
+  for i, p in enumerate(paths):
+    name = os.path.splitext(os.path.basename(p))[0]
+    image_io.save_image(os.path.join(output, f'{name}_restored.png'), restored[i])
+    image_io.save_image(os.path.join(output, f'{name}_generated.png'), generated[i])
+    damaged = images[i:i + 1] * known[i:i + 1]
+    image_io.save_image(os.path.join(output, f'{name}_grid.png'), image_io.make_grid(
+        [images[i:i + 1], damaged, generated[i:i + 1], restored[i:i + 1]]))
+  _write_json(os.path.join(output, 'metrics.json'), metrics)
+  logging.info('Restored %d image(s) into %s; PSNR on known pixels %s', len(paths), output,
+               ', '.join(f'{v:.1f}' for v in psnr_known))
+  return metrics
 
 
 def edit_images(config, workdir: str, input: str | None = None, output: str | None = None,
