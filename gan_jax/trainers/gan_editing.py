@@ -7,11 +7,11 @@ and --mode=edit.
       --input=FACE.png --edit=Smiling:+2,Male:-1 [--mask=MASK.png] --output=OUT
 
 `directions` samples latents, has the judge classifier label their images and finds one
-InterFaceGAN direction per attribute, its conditional version (the other attributes' normals
-projected out), SeFa and GANSpace directions (StyleGAN), saves them to
-workdir/edits/directions.npz, and measures every supervised direction's edits over a range of
-strengths: how often the judge sees the attribute flipped and the others kept, and the
-recommended strength (workdir/edits/directions_eval.json, report.html, strength-sweep grids).
+InterFaceGAN direction per attribute, its conditional version (the normals of the attributes
+outside its exclusive group projected out; the other hair colours stay in), SeFa and GANSpace
+directions (StyleGAN), saves them to workdir/edits/directions.npz, and measures every
+supervised direction's edits over a range of strengths: how often the judge sees the attribute
+flipped and the others kept, and the recommended strength (workdir/edits/directions_eval.json, report.html, strength-sweep grids).
 
 `edit` inverts --input (or draws config.edit.num_seeds images from config.edit.seed), applies
 the named directions with their strengths (optionally only inside --mask, white = edit), and
@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax import attributes
 from gan_jax import errors
 from gan_jax import image_io
 from gan_jax import report
@@ -167,9 +168,11 @@ def find_directions(config, workdir: str, input: str | None = None, **unused) ->
                                                         layers=layers)
                   for i, name in enumerate(judge.attr_names)]
     found += supervised
-    if e.conditional:
-      found += [directions_lib.conditional_direction(d, [o for o in supervised if o is not d])
-                for d in supervised]
+    if e.conditional:   # conditioned on every attribute outside its exclusive group
+      names = judge.attr_names
+      found += [directions_lib.conditional_direction(d, [
+          o for o in supervised
+          if names.index(o.name) not in attributes.group_of(d.name, names)]) for d in supervised]
   else:
     logging.warning('No config.edit.judge: only unsupervised directions (SeFa, GANSpace).')
   if gen.kind == 'stylegan' and e.sefa_num:
@@ -382,6 +385,21 @@ def restore_images(config, workdir: str, input: str | None = None, output: str |
   return metrics
 
 
+def named_edits(spec: str, directions_path: str) -> tuple[list, list[float]]:
+  """--edit 'Smiling:+2,Male:-1' -> (the named Directions of directions_path, strengths), with
+  ConfigErrors that say the format or list the directions there are."""
+  try:
+    wanted = edits_lib.parse_edit_spec(spec)
+  except ValueError as err:
+    raise errors.ConfigError(str(err)) from None
+  available = directions_lib.load_directions(directions_path)
+  missing = [n for n, _ in wanted if n not in available]
+  if missing:
+    raise errors.ConfigError(f'no direction named {missing} in {directions_path}; it has: '
+                             f'{", ".join(available)}')
+  return [available[n] for n, _ in wanted], [s for _, s in wanted]
+
+
 def edit_images(config, workdir: str, input: str | None = None, output: str | None = None,
                 edit: str = '', mask: str | None = None, **unused) -> dict:
   """--mode=edit (see the module docstring). Returns the metrics written to metrics.json."""
@@ -389,18 +407,8 @@ def edit_images(config, workdir: str, input: str | None = None, output: str | No
   if not output or not edit:
     raise errors.ConfigError('--mode=edit needs --edit=NAME:STRENGTH[,...] and --output=FOLDER '
                              '(and --input=IMAGE_OR_FOLDER, or config.edit.seed for samples)')
-  try:
-    wanted = edits_lib.parse_edit_spec(edit)
-  except ValueError as err:
-    raise errors.ConfigError(str(err)) from None
+  chosen, strengths = named_edits(edit, _directions_path(config, workdir))
   gen = load_editable(config, workdir)
-  available = directions_lib.load_directions(_directions_path(config, workdir))
-  missing = [n for n, _ in wanted if n not in available]
-  if missing:
-    raise errors.ConfigError(f'no direction named {missing} in {_directions_path(config, workdir)}'
-                             f'; it has: {", ".join(available)}')
-  chosen = [available[n] for n, _ in wanted]
-  strengths = [s for _, s in wanted]
   metrics: dict[str, Any] = {'edit': edit, 'step': gen.step}
   if input:
     paths = image_io.list_images(input)
@@ -420,24 +428,30 @@ def edit_images(config, workdir: str, input: str | None = None, output: str | No
     metrics['inversion_psnr'] = image_pairs.psnr(original, images)
     metrics['inversion_psnr_per_image'] = [float(v) for v in
                                            image_pairs.psnr_per_image(original, images)]
-  edited_latents = edits_lib.apply_directions(jnp.asarray(latents), chosen, strengths, gen.num_ws)
+  m = None
   if mask:
     m = jnp.broadcast_to(jnp.asarray(load_mask(mask, gen.image_size)),
                          (len(latents), gen.image_size, gen.image_size, 1))
-    result = np.asarray(_masked(gen, latents, edited_latents, m, noise, e.mask_from_resolution))
+
+  def render_edit(scale: float) -> np.ndarray:
+    """Images with the edits at `scale` x their strengths (inside the mask, if any)."""
+    edited = edits_lib.apply_directions(jnp.asarray(latents), chosen,
+                                        [s * scale for s in strengths], gen.num_ws)
+    if m is None:
+      return np.asarray(gen.renderer(space(edited))(edited, noise))
+    return np.asarray(_masked(gen, latents, edited, m, noise, e.mask_from_resolution))
+
+  result = render_edit(1.0)
+  if m is not None:
     outside = np.asarray(m[..., 0] == 0)
     metrics['max_change_outside_mask'] = float(np.max(np.abs(result - original)[outside])) \
         if outside.any() else 0.0
-  else:
-    result = np.asarray(gen.renderer(space(edited_latents))(edited_latents, noise))
   judge = _restore_judge(e.judge, gen)
   if judge is not None:
     before, after = judge.predict(original), judge.predict(result)
     metrics['judge_before'] = {n: before[:, i].tolist() for i, n in enumerate(judge.attr_names)}
     metrics['judge_after'] = {n: after[:, i].tolist() for i, n in enumerate(judge.attr_names)}
-  sweep = [np.asarray(gen.renderer(space(x))(x, noise)) for x in (
-      edits_lib.apply_directions(jnp.asarray(latents), chosen, [s * t for s in strengths],
-                                 gen.num_ws) for t in np.linspace(0.0, 1.0, e.sweep_columns))]
+  sweep = [render_edit(float(t)) for t in np.linspace(0.0, 1.0, e.sweep_columns)]
   os.makedirs(output, exist_ok=True)
   for i, name in enumerate(names):
     image_io.save_image(os.path.join(output, f'{name}_edited.png'), result[i])

@@ -112,22 +112,14 @@ def edit_images(config, workdir: str, input: str | None = None, output: str | No
   if not input or not output or not edit:
     raise errors.ConfigError('--mode=edit needs --input=IMAGE_OR_FOLDER, --output=FOLDER and '
                              '--edit=NAME:STRENGTH[,...]')
-  try:
-    wanted = edits_lib.parse_edit_spec(edit)
-  except ValueError as err:
-    raise errors.ConfigError(str(err)) from None
-  available = directions_lib.load_directions(_directions_path(config, workdir))
-  missing = [n for n, _ in wanted if n not in available]
-  if missing:
-    raise errors.ConfigError(f'no attribute vector named {missing}; known: '
-                             f'{", ".join(available)}')
+  from gan_jax.trainers import gan_editing  # pylint: disable=g-import-not-at-top
+  chosen, strengths = gan_editing.named_edits(edit, _directions_path(config, workdir))
   model, params, step = vae.restore(config, workdir)
   paths = image_io.list_images(input)
   size = config.data.image_size
   images = np.stack([image_io.load_for_model(p, data_lib.crop_fraction(config.data), size)
                      for p in paths])
   z = _encode_all(model, params, images)
-  chosen, strengths = [available[n] for n, _ in wanted], [s for _, s in wanted]
   original = _decode_all(model, params, z)
   sweep = [_decode_all(model, params, np.asarray(edits_lib.apply_directions(
       z, chosen, [s * t for s in strengths]))) for t in np.linspace(0, 1, config.edit.sweep_columns)]
@@ -135,7 +127,6 @@ def edit_images(config, workdir: str, input: str | None = None, output: str | No
   metrics: dict[str, Any] = dict(edit=edit, step=int(step),
                                  reconstruction_psnr=image_pairs.psnr(original, images))
   if mask:
-    from gan_jax.trainers import gan_editing  # pylint: disable=g-import-not-at-top
     m = gan_editing.load_mask(mask, size)
     result = np.asarray(edits_lib.pixel_blend(images, result, m))   # outside: the input itself
     metrics['max_change_outside_mask'] = float(np.max(np.abs(result - images)[

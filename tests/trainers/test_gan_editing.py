@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from configs import stylegan as stylegan_config
+from gan_jax import attributes
 from gan_jax import errors
 from gan_jax.data import base
 from gan_jax.editing import directions as directions_lib
@@ -44,9 +45,11 @@ def test_directions_are_found_saved_and_judged(trained, smoke_judge):
   assert methods.count('interfacegan') == len(attrs) == methods.count('conditional')
   assert methods.count('sefa') == 3 and methods.count('ganspace') == 2
   assert set(attrs) <= set(found) and attrs[-1] + '|' + ','.join(attrs[:-1]) in found
-  for name in attrs:                     # conditional directions are orthogonal to the others
+  for name in attrs:   # conditional directions are orthogonal to those outside their group
     cond = found[[n for n in found if n.startswith(name + '|')][0]]
-    others = np.stack([found[o].vector for o in attrs if o != name])
+    group = [attrs[i] for i in attributes.group_of(name, attrs)]
+    others = np.stack([found[o].vector for o in attrs if o not in group])
+    assert cond.info['conditioned_on'] == [o for o in attrs if o not in group]
     np.testing.assert_allclose(others @ cond.vector, 0.0, atol=1e-5)
   with open(os.path.join(workdir, 'edits', 'directions_eval.json')) as f:
     written = json.load(f)
