@@ -45,7 +45,7 @@ def main(argv):
   psnrs, ssims, times, shown = [], [], [], []
   for i, batch in enumerate(loader_lib.ordered_batches(source, _BATCH.value, _NUM_IMAGES.value)):
     images = batch['image']
-    noise = gen.noise(config.edit.seed, len(images))
+    noise = gan_editing.inversion_noise(gen, config, len(images))
     start = time.perf_counter()
     latents = gan_editing.invert_images(gen, images, config, noise)
     space = 'w+' if latents.ndim == 3 else 'w'

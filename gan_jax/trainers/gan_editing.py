@@ -293,6 +293,12 @@ def load_mask(path: str, image_size: int) -> np.ndarray:
   return (np.asarray(gray, np.float32) / 255.0)[None, :, :, None]
 
 
+def inversion_noise(gen: EditableGenerator, config, batch: int):
+  """The noise maps an inverted image is rendered with: none when an encoder gives the latent
+  (it was trained against G without noise), else fixed maps drawn from config.edit.seed."""
+  return None if config.edit.get('encoder') else gen.noise(config.edit.seed, batch)
+
+
 def invert_images(gen: EditableGenerator, images: np.ndarray, config, noise,
                   known: np.ndarray | None = None) -> np.ndarray:
   """Latents reproducing images [B, S, S, 3] (config.edit.invert_*): w+ for StyleGAN
@@ -335,7 +341,7 @@ def restore_arrays(gen: EditableGenerator, images: np.ndarray, hole: np.ndarray 
   (1 = unknown; None = nothing unknown: projection onto G's range). Returns (G's images,
   restored = images outside the hole and G's inside, {'psnr_known_pixels': [B], 'hole_fraction'})."""
   known = None if hole is None else 1.0 - np.asarray(hole, np.float32)
-  noise = gen.noise(config.edit.seed, len(images))
+  noise = inversion_noise(gen, config, len(images))
   latents = invert_images(gen, images, config, noise, known)
   space = 'w+' if latents.ndim == 3 else 'w'
   generated = np.asarray(gen.renderer(space)(jnp.asarray(latents), noise))
@@ -414,7 +420,7 @@ def edit_images(config, workdir: str, input: str | None = None, output: str | No
     paths = image_io.list_images(input)
     crop = data_lib.crop_fraction(config.data)
     images = np.stack([image_io.load_for_model(p, crop, gen.image_size) for p in paths])
-    noise = gen.noise(e.seed, len(images))
+    noise = inversion_noise(gen, config, len(images))
     latents = invert_images(gen, images, config, noise)
     names = [os.path.splitext(os.path.basename(p))[0] for p in paths]
   else:
