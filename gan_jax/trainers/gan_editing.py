@@ -148,7 +148,8 @@ def _parse_layers(text: str, num_ws: int) -> tuple[int, int] | None:
   return start, stop
 
 
-def _directions_path(config, workdir: str) -> str:
+def directions_path(config, workdir: str) -> str:
+  """config.edit.directions, or WORKDIR/edits/directions.npz."""
   return config.edit.directions or os.path.join(workdir, 'edits', 'directions.npz')
 
 
@@ -183,7 +184,7 @@ def find_directions(config, workdir: str, input: str | None = None, **unused) ->
     found += [dataclasses.replace(d, scale=scale(d)) for d in sefa]
   if e.ganspace_num:
     found += directions_lib.ganspace_directions(latents, e.ganspace_num, layers)
-  path = _directions_path(config, workdir)
+  path = directions_path(config, workdir)
   directions_lib.save_directions(path, found)
   logging.info('Saved %d directions to %s: %s', len(found), path, ', '.join(d.name for d in found))
   if judge is None:
@@ -251,7 +252,7 @@ def evaluate_directions(config, workdir: str, gen: EditableGenerator, judge,
       gen, d, latents[:e.num_grid], e.sweep, e.seed + 1) for d in supervised}
   summary = {'step': gen.step, 'num_eval': e.num_eval, 'judge': e.judge,
              'directions': results}
-  out_dir = os.path.dirname(_directions_path(config, workdir))
+  out_dir = os.path.dirname(directions_path(config, workdir))
   _write_json(os.path.join(out_dir, 'directions_eval.json'), summary)
   flat = {f'{name}/{k}': v for name, r in results.items()
           for k, v in r['recommended'].items() if isinstance(v, (int, float))}
@@ -413,7 +414,7 @@ def edit_images(config, workdir: str, input: str | None = None, output: str | No
   if not output or not edit:
     raise errors.ConfigError('--mode=edit needs --edit=NAME:STRENGTH[,...] and --output=FOLDER '
                              '(and --input=IMAGE_OR_FOLDER, or config.edit.seed for samples)')
-  chosen, strengths = named_edits(edit, _directions_path(config, workdir))
+  chosen, strengths = named_edits(edit, directions_path(config, workdir))
   gen = load_editable(config, workdir)
   metrics: dict[str, Any] = {'edit': edit, 'step': gen.step}
   if input:

@@ -29,11 +29,8 @@ from gan_jax.editing import directions as directions_lib
 from gan_jax.editing import edits as edits_lib
 from gan_jax.metrics import attributes as attribute_metrics
 from gan_jax.metrics import image_pairs
+from gan_jax.trainers import gan_editing
 from gan_jax.trainers import vae
-
-
-def _directions_path(config, workdir: str) -> str:
-  return config.edit.directions or os.path.join(workdir, 'edits', 'directions.npz')
 
 
 def _encode_all(model, params, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -66,9 +63,9 @@ def find_directions(config, workdir: str, **unused) -> dict:
   latents = _encode_all(model, params, images)
   found = [directions_lib.attribute_vector(name, latents, labels[:, i])
            for i, name in enumerate(attr_names)]
-  directions_lib.save_directions(_directions_path(config, workdir), found)
+  directions_lib.save_directions(gan_editing.directions_path(config, workdir), found)
   logging.info('Saved %d attribute vectors from %d encoded training images to %s.', len(found),
-               len(images), _directions_path(config, workdir))
+               len(images), gan_editing.directions_path(config, workdir))
   if not e.judge:
     return {'num_directions': len(found)}
   from gan_jax.trainers import classifier  # pylint: disable=g-import-not-at-top
@@ -91,18 +88,14 @@ def find_directions(config, workdir: str, **unused) -> dict:
                                                   judged_out, judge.attr_names)
       rows.append(dict(strength=float(s), transfer=c.transfer_accuracy,
                        preservation=c.preservation, changed=c.changed))
-    results[d.name] = dict(sweep=rows, recommended=_recommended(rows))
+    results[d.name] = dict(sweep=rows, recommended=gan_editing.recommended_strength(rows))
   summary = dict(step=int(step), num_eval=len(z), judge=e.judge, directions=results,
                  reconstruction_psnr=image_pairs.psnr(reconstructed, test_images))
-  path = os.path.join(os.path.dirname(_directions_path(config, workdir)), 'directions_eval.json')
+  path = os.path.join(os.path.dirname(gan_editing.directions_path(config, workdir)),
+                      'directions_eval.json')
   with open(path, 'w', encoding='utf-8') as f:
     json.dump(summary, f, indent=2)
   return summary
-
-
-def _recommended(rows):
-  from gan_jax.trainers import gan_editing  # pylint: disable=g-import-not-at-top
-  return gan_editing.recommended_strength(rows)
 
 
 def edit_images(config, workdir: str, input: str | None = None, output: str | None = None,
@@ -112,8 +105,8 @@ def edit_images(config, workdir: str, input: str | None = None, output: str | No
   if not input or not output or not edit:
     raise errors.ConfigError('--mode=edit needs --input=IMAGE_OR_FOLDER, --output=FOLDER and '
                              '--edit=NAME:STRENGTH[,...]')
-  from gan_jax.trainers import gan_editing  # pylint: disable=g-import-not-at-top
-  chosen, strengths = gan_editing.named_edits(edit, _directions_path(config, workdir))
+  chosen, strengths = gan_editing.named_edits(edit,
+                                              gan_editing.directions_path(config, workdir))
   model, params, step = vae.restore(config, workdir)
   paths = image_io.list_images(input)
   size = config.data.image_size
