@@ -18,16 +18,21 @@ config_flags.DEFINE_config_file(
     'config', None, 'Config file, optionally with a variant: configs/stargan.py:synthetic. '
     'Override fields with --config.a.b=value.', lock_config=True)
 flags.DEFINE_string('workdir', None, 'Where checkpoints, logs and samples go.')
-flags.DEFINE_string('mode', 'train', 'train | eval | translate | export | directions | edit | restore '
+flags.DEFINE_string('mode', 'train', 'train | eval | translate | export | directions | edit | restore | stylize '
                     '(trainer-dependent).')
 flags.DEFINE_string('input', None, 'translate: an image file or a folder of images.')
 flags.DEFINE_string('output', None, 'translate: output folder.')
 flags.DEFINE_string('target', '', 'translate: attributes to set, e.g. Blond_Hair=1,Male=0.')
 flags.DEFINE_string('edit', '', 'edit: directions and strengths, e.g. Smiling:+2,Male:-1.')
 flags.DEFINE_string('mask', None, 'edit: a mask image, white where the edit may act.')
+flags.DEFINE_string('content', None, 'stylize: the content image.')
+flags.DEFINE_string('style', None, 'stylize: style image(s), comma-separated: a.jpg,b.jpg.')
+flags.DEFINE_string('style_weights', None, 'stylize: blend weights of the styles, e.g. 0.7,0.3.')
+flags.DEFINE_string('direction', None, 'translate (CycleGAN): AtoB (default) or BtoA.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
-_OPTION_FLAGS = ('input', 'output', 'target', 'edit', 'mask')
+_OPTION_FLAGS = ('input', 'output', 'target', 'edit', 'mask', 'content', 'style', 'style_weights',
+                 'direction')
 
 
 def main(argv):

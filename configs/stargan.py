@@ -64,6 +64,17 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       kid_subset_size=1000,
       cache_dir='',              # reference statistics cache ('' = ~/.cache/gan_jax/...)
   ))
+  c.translate = ml_collections.ConfigDict(dict(
+      full_resolution=False,     # True: translate at the input's own size (not the trained one)
+      tile=0,                    # > 0: run G on tiles of this many px (a multiple of 4), memory
+                                 # bounded by the tile; 0 = the whole image at once
+      tile_overlap=32,           # px over which neighbouring tiles are blended
+      tile_margin=64,            # px of context around each tile; >= G's receptive-field radius
+                                 # (62 px for g_repeat=6) makes tiles agree with the whole image
+      norm_stats='exact',        # instance-norm statistics of tiled runs: exact (whole image,
+                                 # 1 + one pass per norm layer) | downscaled (one pass on a copy
+                                 # <= 512 px, approximate) | none (per tile)
+  ))
 
   if arg == 'synthetic':
     # Embedded faces at 32 px with a narrower network, sized for ~20 min on 2 CPU cores. With

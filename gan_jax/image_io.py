@@ -33,6 +33,11 @@ def load_for_model(path: str, crop_fraction: float, image_size: int) -> np.ndarr
   return base.uint8_to_float(base.center_crop_resize(image, crop_fraction, image_size))
 
 
+def load_full_resolution(path: str) -> np.ndarray:
+  """Any image file -> float32 [H, W, 3] in [-1, 1] at its own size (no crop, no resize)."""
+  return base.uint8_to_float(np.asarray(base.load_rgb(path), np.uint8))
+
+
 def save_image(path: str, image: np.ndarray) -> None:
   """Writes float [-1, 1] or uint8 [H, W, 3] as PNG (folders created)."""
   if image.dtype != np.uint8:

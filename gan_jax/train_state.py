@@ -54,6 +54,38 @@ class EncoderState:
   frozen: Any
 
 
+@flax.struct.dataclass
+class ImagePool:
+  """A history of generated images for D (Shrivastava et al. 2017; CycleGAN's ImagePool).
+
+  images [pool_size, H, W, 3] float32 in [-1, 1], or None for a disabled pool (pool_size 0:
+  Orbax cannot save zero-size arrays); count: how many slots are filled (scalar int32, at most
+  pool_size). See trainers.cyclegan.query_pool.
+  """
+  images: jax.Array | None
+  count: jax.Array
+
+
+def empty_pool(pool_size: int, image_size: int) -> ImagePool:
+  images = (jnp.zeros((pool_size, image_size, image_size, 3), jnp.float32) if pool_size > 0
+            else None)
+  return ImagePool(images=images, count=jnp.zeros((), jnp.int32))
+
+
+@flax.struct.dataclass
+class CycleGANState:
+  """CycleGAN: both generators in g_params {'g_ab', 'g_ba'} under one optimiser state, both
+  discriminators in d_params {'d_a', 'd_b'} (D_A judges domain A images) under another, as the
+  official code's two Adams; pool_a / pool_b hold past fakes of domain A / B shown to D_A / D_B."""
+  step: jax.Array
+  g_params: Any
+  d_params: Any
+  g_opt_state: optax.OptState
+  d_opt_state: optax.OptState
+  pool_a: ImagePool
+  pool_b: ImagePool
+
+
 def all_finite(tree: Any) -> jax.Array:
   """True iff every floating-point leaf of `tree` is finite (scalar bool array)."""
   leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)

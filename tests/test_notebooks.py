@@ -32,7 +32,34 @@ def _check_editing(outputs):
   assert float(_printed(outputs, r'max change inside: (\S+)\n')) > 1e-3
 
 
-CHECKS = {'editing.ipynb': _check_editing}
+def _check_style_transfer(outputs):
+  """Gatys (a blend of two styles, colour preservation), CycleGAN and AdaIN (a strength slider,
+  rendered headless at fixed strengths, and a two-style row) each showed their pictures; under
+  colour='luminance' the chroma is the content's, and the feature networks say what they are."""
+  assert any('application/vnd.jupyter.widget-view+json' in o.get('data', {}) for o in outputs)
+  assert sum('image/png' in o.get('data', {}) for o in outputs) >= 8
+  # 'VGG19 (... pooling ...), <weights>' with ImageNet weights; else '..., NOT VGG19: <why>'.
+  assert 'VGG19' in _printed(outputs, r'Gatys feature network: (.+)\n')
+  assert 'VGG19' in _printed(outputs, r'AdaIN encoder: (.+)\n')
+  luminance = float(_printed(outputs, r'colour luminance: +(\S+) \(over'))
+  assert int(_printed(outputs, r'colour luminance: +\S+ \(over (\d+)% of the pixels')) >= 50
+  none = float(_printed(outputs, r'colour none: +(\S+) \(over'))
+  assert luminance < 1e-5 and none > 1e-3, (luminance, none)
+  assert int(_printed(outputs, r'CycleGAN .*: step (\d+),')) > 0
+  assert int(_printed(outputs, r'AdaIN decoder .*: step (\d+),')) > 0
+  for caption in ('content  |  style A  |  style B  |  blend 0.70 A + 0.30 B',
+                  'content  |  colour: none  |  colour: luminance',
+                  'A (Black_Hair)  |  A -> B  |  A -> B -> A',
+                  'B (Blond_Hair)  |  B -> A  |  B -> A -> B',
+                  'content  |  style A  |  AdaIN alpha 0.00',
+                  'content  |  style A  |  AdaIN alpha 0.50',
+                  'content  |  style A  |  AdaIN alpha 1.00',
+                  'style A  |  1.00 A + 0.00 B  |  0.75 A + 0.25 B  |  0.50 A + 0.50 B  |  '
+                  '0.25 A + 0.75 B  |  0.00 A + 1.00 B  |  style B'):
+    _printed(outputs, '(' + re.escape(caption) + ')')
+
+
+CHECKS = {'editing.ipynb': _check_editing, 'style_transfer.ipynb': _check_style_transfer}
 
 
 @pytest.mark.parametrize('name', NOTEBOOKS)

@@ -192,9 +192,82 @@ class Conv2d(nn.Module):
     return y
 
 
-def instance_norm(name: str | None = None) -> nn.InstanceNorm:
-  """InstanceNorm2d(affine=True) with PyTorch's epsilon; statistics per image and channel."""
-  return nn.InstanceNorm(epsilon=1e-5, use_bias=True, use_scale=True, name=name)
+# Variable collection through which `InstanceNorm` shares its statistics (see its docstring).
+NORM_STATS = 'norm_stats'
+
+
+class InstanceNorm(nn.Module):
+  """InstanceNorm2d(affine=True): per image and channel statistics over H, W; [B, H, W, C] -> same.
+
+  The same parameters ('scale', 'bias' [C]) and arithmetic as `nn.InstanceNorm(epsilon,
+  use_scale=True, use_bias=True)` (biased variance E[x^2] - E[x]^2, clipped at 0), so checkpoints
+  of either load into the other. Two optional uses of the 'norm_stats' collection let a network be
+  run on tiles of an image with the statistics of the whole image (gan_jax.tiling):
+
+  - given statistics: when the variables hold 'norm_stats' {'mean', 'var'} [B, C] for this layer,
+    it normalises with those instead of its own;
+  - recording: when 'norm_stats' is mutable, it writes the sums that global statistics are made
+    of, 'sum' and 'sum_sq' [B, C] (float32) and 'count' [B], over the positions inside 'region'
+    (a given [4] variable of the collection: top, left, bottom, right as fractions of this
+    layer's H and W; a position counts when its centre lies inside; default the whole map).
+
+  Without a 'norm_stats' collection it is exactly the plain layer; `init` creates 'params' only.
+  """
+  epsilon: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    features = x.shape[-1]
+    if self.is_mutable_collection(NORM_STATS) and not self.is_initializing():
+      self._record_sums(x)
+    if self.has_variable(NORM_STATS, 'mean'):
+      mean = self.get_variable(NORM_STATS, 'mean')
+      var = self.get_variable(NORM_STATS, 'var')
+    else:
+      mean, var = instance_moments(x)
+    mean, var = mean[:, None, None, :], var[:, None, None, :]
+    scale = self.param('scale', nn.initializers.ones, (features,))
+    bias = self.param('bias', nn.initializers.zeros, (features,))
+    # The operation order of flax's _normalize, so that results agree bit for bit.
+    y = x - mean
+    mul = jax.lax.rsqrt(var + self.epsilon) * scale
+    y = y * mul + bias
+    return jnp.asarray(y, jnp.result_type(x, scale, bias))
+
+  def _record_sums(self, x: jax.Array) -> None:
+    region = self.get_variable(NORM_STATS, 'region', None)
+    if region is None:
+      region = jnp.asarray([0.0, 0.0, 1.0, 1.0], jnp.float32)
+    _, h, w, _ = x.shape
+    rows = _inside((jnp.arange(h) + 0.5) / h, region[0], region[2])
+    cols = _inside((jnp.arange(w) + 0.5) / w, region[1], region[3])
+    x32 = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    mask = (rows[:, None] * cols[None, :])[None, :, :, None]
+    self.put_variable(NORM_STATS, 'sum', jnp.sum(x32 * mask, axis=(1, 2)))
+    self.put_variable(NORM_STATS, 'sum_sq', jnp.sum(jax.lax.square(x32) * mask, axis=(1, 2)))
+    self.put_variable(NORM_STATS, 'count',
+                      jnp.broadcast_to(jnp.sum(rows) * jnp.sum(cols), x.shape[:1]))
+
+
+def _inside(centres: jax.Array, low: jax.Array, high: jax.Array) -> jax.Array:
+  return ((centres >= low) & (centres < high)).astype(jnp.float32)
+
+
+def instance_moments(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """x [B, H, W, C] -> (mean, biased variance) [B, C], at least float32, as nn.InstanceNorm."""
+  x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+  mean = jnp.mean(x, axis=(1, 2))
+  mean_sq = jnp.mean(jax.lax.square(x), axis=(1, 2))
+  return mean, jnp.maximum(0.0, mean_sq - jax.lax.square(mean))
+
+
+def instance_norm(name: str | None = None) -> InstanceNorm:
+  """InstanceNorm2d(affine=True) with PyTorch's epsilon; statistics per image and channel.
+
+  Parameters and values as nn.InstanceNorm(epsilon=1e-5, use_scale=True, use_bias=True); it can
+  also use or record whole-image statistics for tiled inference (`InstanceNorm`).
+  """
+  return InstanceNorm(epsilon=1e-5, name=name)
 
 
 def tile_labels(x: jax.Array, labels: jax.Array) -> jax.Array:

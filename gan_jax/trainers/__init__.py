@@ -14,6 +14,9 @@ TRAINERS = {
     'encoder': 'gan_jax.trainers.encoder',
     'gan': 'gan_jax.trainers.gan',
     'vae': 'gan_jax.trainers.vae',
+    'cyclegan': 'gan_jax.trainers.cyclegan',
+    'gatys': 'gan_jax.trainers.gatys',
+    'adain': 'gan_jax.trainers.adain',
 }
 
 

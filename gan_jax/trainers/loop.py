@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import signal
 import threading
@@ -159,6 +160,31 @@ def write_config(config: ml_collections.ConfigDict, workdir: str) -> None:
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, 'config.json'), 'w', encoding='utf-8') as f:
       f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+
+
+def check_matches_workdir(config: ml_collections.ConfigDict, workdir: str,
+                          fields: tuple[str, ...], defaults: dict | None = None) -> None:
+  """ConfigError if workdir/config.json was trained with other values of `fields` (dotted names
+  of fields that change the shapes of the saved state); `defaults` gives the value a field had
+  in runs made before it existed. No config.json: nothing to check."""
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    return
+  with open(path, encoding='utf-8') as f:
+    trained = json.load(f)
+  now = json.loads(config.to_json_best_effort())
+  defaults = defaults or {}
+  for field in fields:
+    def get(tree, field=field):
+      for key in field.split('.'):
+        if not isinstance(tree, dict) or key not in tree:
+          return defaults.get(field)
+        tree = tree[key]
+      return tree
+    if get(trained) != get(now):
+      raise errors.ConfigError(
+          f'config.{field} differs from the run in {workdir}: trained with {get(trained)}, now '
+          f'{get(now)}. Pass the same --config (and overrides) that trained it.')
 
 
 def _save(manager, state, step: int, window: list, window_start: int) -> None:

@@ -29,6 +29,7 @@ from gan_jax import image_io
 from gan_jax import losses
 from gan_jax import report
 from gan_jax import sharding
+from gan_jax import tiling
 from gan_jax import train_state
 from gan_jax import data as data_lib
 from gan_jax.data import loader as loader_lib
@@ -284,21 +285,33 @@ FIELD_DEFAULTS = {'model.g_residual': False}
 
 def check_matches_workdir(config, workdir: str) -> None:
   """ConfigError if workdir/config.json was trained with another architecture or attributes."""
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
-    return
-  with open(path, encoding='utf-8') as f:
-    trained = json.load(f)
-  now = json.loads(config.to_json_best_effort())
-  for field in ARCHITECTURE_FIELDS:
-    section, key = field.split('.')
-    default = FIELD_DEFAULTS.get(field)
-    was = trained.get(section, {}).get(key, default)
-    is_now = now.get(section, {}).get(key, default)
-    if was != is_now:
-      raise errors.ConfigError(
-          f'config.{field} differs from the run in {workdir}: trained with {was}, now {is_now}. '
-          f'Pass the same --config (and overrides) that trained it.')
+  loop.check_matches_workdir(config, workdir, ARCHITECTURE_FIELDS, FIELD_DEFAULTS)
+
+
+G_DOWNSAMPLING = 4   # G's two stride-2 convs: its input sides must be multiples of this
+TranslateOptions = tiling.TranslateOptions
+pad_to_multiple = tiling.pad_to_multiple
+
+
+def translate_options(config: ml_collections.ConfigDict) -> TranslateOptions:
+  """The validated config.translate (defaults where the config has no such block)."""
+  return tiling.translate_options(config, G_DOWNSAMPLING)
+
+
+def translate_one(generator, g_params, image: np.ndarray, label: np.ndarray,
+                  options: TranslateOptions) -> np.ndarray:
+  """G(image [H, W, 3] in [-1, 1], label [A]) -> float32 [H, W, 3] in [-1, 1], any H and W.
+
+  The image is padded to a multiple of 4 for G and the result cropped back; with options.tile,
+  G runs on tiles with whole-image instance-norm statistics (gan_jax.tiling).
+  """
+  labels = jnp.asarray(label[None])
+  return tiling.translate_image(
+      generator.apply, g_params, image, labels, options=options, multiple=G_DOWNSAMPLING,
+      untiled=lambda x: translate(generator, g_params, x, np.asarray(labels)))
+
+
+load_full_resolution = image_io.load_full_resolution
 
 
 def translate_images(config: ml_collections.ConfigDict, workdir: str, input: str | None = None,
@@ -306,12 +319,15 @@ def translate_images(config: ml_collections.ConfigDict, workdir: str, input: str
                      **unused) -> list[str]:
   """--mode=translate: writes <name>_translated.png, <name>_grid.png and translations.json.
 
-  Attributes not in `target` keep what D's classifier predicts for each input.
+  Attributes not in `target` keep what D's classifier predicts for each input (at the trained
+  size). The translation is at the trained size, or with config.translate.full_resolution at the
+  input's own size (tiled when config.translate.tile > 0); grids are at the trained size.
   """
   if not input or not output:
     raise errors.ConfigError('--mode=translate needs --input=IMAGE_OR_FOLDER and --output=FOLDER')
   attr_names = tuple(config.data.attrs)
   wanted = attributes.parse_target(target or '', attr_names)
+  options = translate_options(config)
   paths = image_io.list_images(input)
   generator, discriminator, state, step = restore_networks(config, workdir)
   logging.info('Restored step %d from %s; translating %d image(s).', step, workdir, len(paths))
@@ -322,7 +338,13 @@ def translate_images(config: ml_collections.ConfigDict, workdir: str, input: str
     images = np.stack([image_io.load_for_model(p, crop, config.data.image_size) for p in chunk])
     c_org = predict_attributes(discriminator, state.d_params, images, attr_names)
     c_trg = attributes.apply_target(c_org, wanted, attr_names)
-    translated = translate(generator, state.g_params, images, c_trg) if wanted else None
+    translated = None
+    if wanted and options.whole_image:
+      translated = translate(generator, state.g_params, images, c_trg)
+    elif wanted:
+      translated = [translate_one(generator, state.g_params,
+                                  load_full_resolution(p) if options.full_resolution else images[i],
+                                  c_trg[i], options) for i, p in enumerate(chunk)]
     grid_rows = [attribute_grid(generator, state.g_params, images[i:i + 1], c_org[i:i + 1],
                                 attr_names) for i in range(len(chunk))]
     for i, path in enumerate(chunk):
