@@ -95,3 +95,13 @@ def all_finite(tree: Any) -> jax.Array:
 
 def count_params(params: Any) -> int:
   return sum(int(x.size) for x in jax.tree.leaves(params))
+
+
+@flax.struct.dataclass
+class AdaINState:
+  """The AdaIN decoder being trained, its optimiser, and the frozen encoder's parameters (kept in
+  the checkpoint so a decoder is always used with the encoder it was trained against)."""
+  step: jax.Array
+  decoder_params: Any
+  opt_state: optax.OptState
+  encoder_params: Any

@@ -23,6 +23,7 @@ from skimage import data as skimage_data
 from configs import stargan as stargan_config
 from gan_jax import checkpoint
 from gan_jax import errors
+from gan_jax import image_io
 from gan_jax import tiling
 from gan_jax.models import layers
 from gan_jax.models import stargan as stargan_models
@@ -267,8 +268,8 @@ def test_translate_cli_tiles_at_the_inputs_own_size(smoke_workdir, tmp_path):
   generator, _, state, _ = stargan.restore_networks(config, workdir)
   label = np.asarray(list(records['b.png']['target'].values()), np.float32)
   untiled = stargan.translate_one(generator, state.g_params,
-                                  stargan.load_full_resolution(str(inputs / 'b.png')), label,
-                                  stargan.TranslateOptions(full_resolution=True))
+                                  image_io.load_full_resolution(str(inputs / 'b.png')), label,
+                                  tiling.TranslateOptions(full_resolution=True))
   translated = np.asarray(Image.open(records['b.png']['translated'])).astype(float)
   assert np.abs(translated - np.round(np.clip((untiled + 1) * 127.5, 0, 255))).max() <= 1
 

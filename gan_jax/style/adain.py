@@ -21,6 +21,13 @@ import jax.numpy as jnp
 from gan_jax.style import losses
 
 
+def encoder_geometry(net, size: int = 64) -> tuple[int, int]:
+  """(f, c): the AdaIN layer is f times smaller than the image (1, 2, 4 or 8) with c channels."""
+  shape = jax.eval_shape(lambda p, x: net.features(p, x, (net.adain_layer,)), net.params,
+                         jax.ShapeDtypeStruct((1, size, size, 3), jnp.float32))
+  return size // shape[net.adain_layer].shape[1], shape[net.adain_layer].shape[-1]
+
+
 def encoder_layers(net) -> tuple[str, ...]:
   """Every layer the AdaIN losses read: the style layers and the AdaIN layer."""
   return tuple(dict.fromkeys(net.adain_style_layers + (net.adain_layer,)))

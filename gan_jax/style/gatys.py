@@ -164,19 +164,14 @@ def make_loss_fn(features_fn: Callable, params: Any, content_targets: dict, styl
 
 
 def compute_targets(features_fn, params, content: jax.Array, styles: Sequence[jax.Array],
-                    style_masks: Sequence[jax.Array | None] | None,
                     settings: GatysSettings) -> tuple[dict, dict]:
-  """(content features {layer: [1, h, w, c]}, style Grams {layer: [R, c, c]}).
-
-  style_masks: optional, per style image a mask [h_s, w_s] of the part to take the style from."""
+  """(content features {layer: [1, h, w, c]}, style Grams {layer: [R, c, c]})."""
   content_feats = features_fn(params, content[None], settings.content_layers)
   grams = {name: [] for name in settings.style_layers}
-  for r, style in enumerate(styles):
+  for style in styles:
     feats = features_fn(params, style[None], settings.style_layers)
-    mask = None if style_masks is None else style_masks[r]
     for name, f in feats.items():
-      m = None if mask is None else jax.image.resize(mask, f.shape[1:3], 'linear', antialias=True)
-      grams[name].append(losses.gram_matrix(f, m)[0])
+      grams[name].append(losses.gram_matrix(f)[0])
   return content_feats, {name: jnp.stack(g) for name, g in grams.items()}
 
 
@@ -283,8 +278,7 @@ def stylize(net, content: np.ndarray, styles: Sequence[np.ndarray],
     styles_s = [resize(s, style_size(s.shape, size, settings.style_scale)) for s in styles_in]
     masks_s = None if region_masks is None else jax.image.resize(
         jnp.asarray(region_masks), (len(styles), *size), 'linear', antialias=True)
-    content_t, style_t = compute_targets(net.features, net.params, content_s, styles_s, None,
-                                         settings)
+    content_t, style_t = compute_targets(net.features, net.params, content_s, styles_s, settings)
     args = (net.params, content_t, style_t, weights, masks_s, loss_coefficients(settings))
     if x is None:
       x = content_s if settings.init == 'content' else jnp.asarray(

@@ -39,9 +39,7 @@ def stylize_tiled(net, decoder, state, content: np.ndarray, styles: list[np.ndar
                   margin: int = 64) -> np.ndarray:
   """content [H, W, 3] in [-1, 1] (H, W multiples of the encoder's down-sampling f; tile,
   overlap and margin too) and styles [h_k, w_k, 3] -> stylised [H, W, 3] (not clipped)."""
-  probe = jax.eval_shape(_encoder_fn(net), state.encoder_params,
-                         jax.ShapeDtypeStruct((1, 64, 64, 3), jnp.float32))
-  factor = 64 // probe.shape[1]
+  factor, _ = adain_lib.encoder_geometry(net)
   tiling.check_tile_settings(tile, overlap, margin, factor, 'config.stylize.')
   encode = functools.partial(_encoder_fn(net), state.encoder_params)
   features = tiling.apply_tiled(encode, content[None], tile, overlap, margin,

@@ -16,7 +16,6 @@ import os
 from typing import Any
 
 from absl import logging
-import flax.struct
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -27,6 +26,7 @@ from gan_jax import checkpoint
 from gan_jax import errors
 from gan_jax import image_io
 from gan_jax import sharding
+from gan_jax import train_state
 from gan_jax.data import base
 from gan_jax.data import loader as loader_lib
 from gan_jax.data import unpaired
@@ -40,31 +40,14 @@ from gan_jax.trainers import gatys as gatys_cli
 from gan_jax.trainers import loop
 
 
-@flax.struct.dataclass
-class AdaINState:
-  """The decoder being trained, its optimiser, and the frozen encoder's parameters (kept in the
-  checkpoint so a decoder is always used with the encoder it was trained against)."""
-  step: jax.Array
-  decoder_params: Any
-  opt_state: optax.OptState
-  encoder_params: Any
-
-
 def load_encoder(config) -> feature_net.FeatureNet:
   f = config.features
   return feature_net.adain_encoder_net(f.network, f.weights, seed=config.seed)
 
 
-def downsampling(net: feature_net.FeatureNet, size: int = 64) -> int:
-  """How many times smaller the AdaIN layer is than the image (1, 2, 4 or 8)."""
-  shape = jax.eval_shape(lambda p, x: net.features(p, x, (net.adain_layer,)), net.params,
-                         jax.ShapeDtypeStruct((1, size, size, 3), jnp.float32))
-  return size // shape[net.adain_layer].shape[1]
-
-
-def build_decoder(config, net: feature_net.FeatureNet) -> models.Decoder:
-  return models.Decoder(blocks=models.blocks_for_downsampling(downsampling(net)),
-                        width=config.model.width)
+def build_decoder(config, factor: int) -> models.Decoder:
+  """The decoder for an encoder that down-samples `factor` times."""
+  return models.Decoder(blocks=models.blocks_for_downsampling(factor), width=config.model.width)
 
 
 def validate_config(config, factor: int) -> None:
@@ -103,16 +86,16 @@ def make_optimizer(config) -> optax.GradientTransformation:
 
 
 def make_init_state(net, decoder, tx, feature_size: int, channels: int):
-  def init_state(key: jax.Array) -> AdaINState:
+  def init_state(key: jax.Array) -> train_state.AdaINState:
     params = decoder.init(key, jnp.zeros((1, feature_size, feature_size, channels)))
-    return AdaINState(step=jnp.zeros((), jnp.int32), decoder_params=params,
+    return train_state.AdaINState(step=jnp.zeros((), jnp.int32), decoder_params=params,
                       opt_state=tx.init(params), encoder_params=net.params)
   return init_state
 
 
 def make_train_step(net, decoder, tx, style_weight: float):
   """(state, {'a': content, 'b': style}, key) -> (state, metrics); only the decoder trains."""
-  def train_step(state: AdaINState, batch: dict, key: jax.Array):
+  def train_step(state: train_state.AdaINState, batch: dict, key: jax.Array):
     del key
     def loss_fn(params):
       return adain_lib.training_losses(
@@ -127,22 +110,17 @@ def make_train_step(net, decoder, tx, style_weight: float):
   return train_step
 
 
-def channels_of(net) -> int:
-  shape = jax.eval_shape(lambda p, x: net.features(p, x, (net.adain_layer,)), net.params,
-                         jax.ShapeDtypeStruct((1, 32, 32, 3), jnp.float32))
-  return shape[net.adain_layer].shape[-1]
-
-
-def make_task(config: ml_collections.ConfigDict, workdir: str) -> loop.Task:
-  net = load_encoder(config)
-  factor = downsampling(net)
+def make_task(config: ml_collections.ConfigDict, workdir: str, net=None) -> loop.Task:
+  """The loop's task; `net` (the encoder) is loaded from config.features when not given."""
+  net = net or load_encoder(config)
+  factor, channels = adain_lib.encoder_geometry(net)
   validate_config(config, factor)
   mesh = sharding.make_mesh()
   sharding.check_batch_size(config.batch_size, mesh)
   train_content, train_style = make_sources(config.data, 'train')
   test_content, test_style = make_sources(config.data, 'test')
   logging.info('AdaIN encoder: %s', net.description)
-  decoder, tx = build_decoder(config, net), make_optimizer(config)
+  decoder, tx = build_decoder(config, factor), make_optimizer(config)
   loader = unpaired.UnpairedLoader(train_content, train_style, config.batch_size, config.seed,
                                    config.data.crop_size,
                                    rows=sharding.process_batch_slice(config.batch_size),
@@ -188,7 +166,7 @@ def make_task(config: ml_collections.ConfigDict, workdir: str) -> loop.Task:
     return result
 
   return loop.Task(init_state=make_init_state(net, decoder, tx, config.data.crop_size // factor,
-                                              channels_of(net)),
+                                              channels),
                    train_steps={'train': make_train_step(net, decoder, tx,
                                                          config.loss.style_weight)},
                    loader=loader, write_samples=write_samples, evaluate=evaluate)
@@ -206,12 +184,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, **unused
   return loop.train(config, workdir, make_task(config, workdir))
 
 
-def restore(config, workdir: str):
-  """(encoder net, decoder, state, step) of the latest checkpoint of workdir."""
-  net = load_encoder(config)
-  factor = downsampling(net)
-  decoder, tx = build_decoder(config, net), make_optimizer(config)
-  init = make_init_state(net, decoder, tx, config.data.crop_size // factor, channels_of(net))
+def restore(config, workdir: str, net=None):
+  """(encoder net, decoder, state, step) of the latest checkpoint of workdir; `net` (the
+  encoder) is loaded from config.features when not given."""
+  net = net or load_encoder(config)
+  factor, channels = adain_lib.encoder_geometry(net)
+  decoder, tx = build_decoder(config, factor), make_optimizer(config)
+  init = make_init_state(net, decoder, tx, config.data.crop_size // factor, channels)
   template = checkpoint.replicated_template(init, sharding.make_mesh())
   state, step = checkpoint.restore_latest(workdir, template)
   return net, decoder, state, step
@@ -219,8 +198,9 @@ def restore(config, workdir: str):
 
 def evaluate_workdir(config, workdir: str, **unused) -> dict:
   """--mode=eval: held-out content/style losses of the latest checkpoint."""
-  task = make_task(config, workdir)
-  _, _, state, step = restore(config, workdir)
+  net = load_encoder(config)
+  task = make_task(config, workdir, net)
+  _, _, state, step = restore(config, workdir, net)
   return task.evaluate(state, step)
 
 
@@ -262,7 +242,7 @@ def stylize_images(config, workdir: str, content: str | None = None, style: str 
   content_paths = image_io.list_images(content)
   styles = [gatys_cli.load_image(p, s.style_size, 'style image') for p in style_paths]
   net, decoder, state, step = restore(config, workdir)
-  factor = downsampling(net)
+  factor, _ = adain_lib.encoder_geometry(net)
   run = _stylize_fn(net, decoder)
   written = []
   for path in content_paths:

@@ -289,17 +289,15 @@ def check_matches_workdir(config, workdir: str) -> None:
 
 
 G_DOWNSAMPLING = 4   # G's two stride-2 convs: its input sides must be multiples of this
-TranslateOptions = tiling.TranslateOptions
-pad_to_multiple = tiling.pad_to_multiple
 
 
-def translate_options(config: ml_collections.ConfigDict) -> TranslateOptions:
+def translate_options(config: ml_collections.ConfigDict) -> tiling.TranslateOptions:
   """The validated config.translate (defaults where the config has no such block)."""
   return tiling.translate_options(config, G_DOWNSAMPLING)
 
 
 def translate_one(generator, g_params, image: np.ndarray, label: np.ndarray,
-                  options: TranslateOptions) -> np.ndarray:
+                  options: tiling.TranslateOptions) -> np.ndarray:
   """G(image [H, W, 3] in [-1, 1], label [A]) -> float32 [H, W, 3] in [-1, 1], any H and W.
 
   The image is padded to a multiple of 4 for G and the result cropped back; with options.tile,
@@ -309,9 +307,6 @@ def translate_one(generator, g_params, image: np.ndarray, label: np.ndarray,
   return tiling.translate_image(
       generator.apply, g_params, image, labels, options=options, multiple=G_DOWNSAMPLING,
       untiled=lambda x: translate(generator, g_params, x, np.asarray(labels)))
-
-
-load_full_resolution = image_io.load_full_resolution
 
 
 def translate_images(config: ml_collections.ConfigDict, workdir: str, input: str | None = None,
@@ -343,7 +338,7 @@ def translate_images(config: ml_collections.ConfigDict, workdir: str, input: str
       translated = translate(generator, state.g_params, images, c_trg)
     elif wanted:
       translated = [translate_one(generator, state.g_params,
-                                  load_full_resolution(p) if options.full_resolution else images[i],
+                                  image_io.load_full_resolution(p) if options.full_resolution else images[i],
                                   c_trg[i], options) for i, p in enumerate(chunk)]
     grid_rows = [attribute_grid(generator, state.g_params, images[i:i + 1], c_org[i:i + 1],
                                 attr_names) for i in range(len(chunk))]

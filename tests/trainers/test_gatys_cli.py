@@ -32,7 +32,8 @@ def test_stylize_with_two_blended_styles_and_region_masks(tmp_path):
   result = run_main('--config=configs/gatys.py:smoke', f'--workdir={tmp_path / "w"}',
                     '--mode=stylize', f'--content={content}', f'--style={",".join(styles)}',
                     '--style_weights=0.7,0.3', f'--output={out}',
-                    f'--config.masks={",".join(masks)}', '--config.color=histogram')
+                    f'--config.masks={",".join(masks)}', '--config.color=histogram',
+                    '--config.num_scales=1')   # coarse-to-fine: tests/style/test_gatys.py
   assert result.returncode == 0, result.stderr[-3000:]
   with Image.open(out) as image:
     assert image.size == (32, 24)          # longer side = config.size, aspect kept
