@@ -12,12 +12,15 @@ import optax
 
 @flax.struct.dataclass
 class GANState:
-  """Generator and discriminator parameters and optimiser states; `step` = completed steps."""
+  """Generator and discriminator parameters and optimiser states; `step` = completed steps;
+  `g_ema`: the exponential moving average of g_params (equal to g_params when it is off), the
+  weights that samples, translations and evaluations use."""
   step: jax.Array
   g_params: Any
   d_params: Any
   g_opt_state: optax.OptState
   d_opt_state: optax.OptState
+  g_ema: Any
 
 
 @flax.struct.dataclass
@@ -105,3 +108,14 @@ class AdaINState:
   decoder_params: Any
   opt_state: optax.OptState
   encoder_params: Any
+
+
+def update_ema(ema, params, decay: float, trainable=None):
+  """decay * ema + (1 - decay) * params per leaf; leaves False in `trainable` (frozen by
+  fine-tuning) are kept as they are, bit for bit. decay 0 returns params itself."""
+  if decay == 0.0 and trainable is None:
+    return params
+  if trainable is None:
+    return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
+  return jax.tree.map(lambda e, p, t: decay * e + (1.0 - decay) * p if t else e, ema, params,
+                      trainable)

@@ -267,7 +267,7 @@ def test_translate_cli_tiles_at_the_inputs_own_size(smoke_workdir, tmp_path):
   # b (padded to 72x92) has windows of 64 px that move inside it: tiled equals untiled.
   generator, _, state, _ = stargan.restore_networks(config, workdir)
   label = np.asarray(list(records['b.png']['target'].values()), np.float32)
-  untiled = stargan.translate_one(generator, state.g_params,
+  untiled = stargan.translate_one(generator, state.g_ema,
                                   image_io.load_full_resolution(str(inputs / 'b.png')), label,
                                   tiling.TranslateOptions(full_resolution=True))
   translated = np.asarray(Image.open(records['b.png']['translated'])).astype(float)

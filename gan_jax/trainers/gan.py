@@ -241,15 +241,6 @@ def report_finetune(config, init_state, workdir: str) -> dict:
   return record
 
 
-def update_ema(ema, params, decay: float, trainable=None):
-  """decay * ema + (1 - decay) * params per leaf; leaves False in `trainable` (frozen by
-  fine-tuning) are kept as they are, bit for bit."""
-  if trainable is None:
-    return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
-  return jax.tree.map(lambda e, p, t: decay * e + (1.0 - decay) * p if t else e, ema, params,
-                      trainable)
-
-
 def sample_latents(key: jax.Array, num: int, latent_dim: int) -> jax.Array:
   """z ~ N(0, I): [num, latent_dim]."""
   return jax.random.normal(key, (num, latent_dim), jnp.float32)
@@ -319,8 +310,8 @@ def make_train_step(nets: Networks, g_tx, d_tx, loss_config, ema_decay: float, u
     (g_grads,) = fake_vjp(fake_grads)
     g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
     g_params = optax.apply_updates(state.g_params, g_updates)
-    g_ema = update_ema(state.g_ema, g_params, ema_decay,
-                       g_trainable(g_params) if g_trainable else None)
+    g_ema = train_state.update_ema(state.g_ema, g_params, ema_decay,
+                                   g_trainable(g_params) if g_trainable else None)
     state = state.replace(g_params=g_params, g_opt_state=g_opt_state, g_ema=g_ema,
                           d_stats=d_stats)
     return state, {**metrics, **g_metrics, 'g/weight': jnp.ones((), jnp.float32)}

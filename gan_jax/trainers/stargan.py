@@ -38,7 +38,7 @@ from gan_jax.models import layers
 from gan_jax.models import stargan as models
 from gan_jax.trainers import loop
 
-G_METRICS = ('g/loss', 'g/loss_fake', 'g/loss_rec', 'g/loss_cls')
+G_METRICS = ('g/loss', 'g/loss_fake', 'g/loss_rec', 'g/loss_cls', 'g/loss_idt')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +47,7 @@ class LossWeights:
   lambda_rec: float = 10.0
   lambda_gp: float = 10.0
   diffaug: str = ''          # DiffAugment policy applied before D (gan_jax.augment); '' = none
+  lambda_idt: float = 0.0    # identity term |G(x, c_org) - x| (CycleGAN's; 0 = the paper)
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
@@ -61,6 +62,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     augment.parse_policy(config.loss.get('diffaug', ''))
   except ValueError as e:
     raise errors.ConfigError(f'config.loss.diffaug: {e}') from None
+  ema_decay = config.get('ema_decay', 0.0)
+  if not 0.0 <= ema_decay < 1.0:
+    raise errors.ConfigError(f'config.ema_decay={ema_decay} must be in [0, 1) (0 = no moving '
+                             f'average: samples and translations use the trained G)')
   if not 0 <= config.optim.decay_steps <= config.num_steps:
     raise errors.ConfigError(f'config.optim.decay_steps={config.optim.decay_steps} must be in '
                      f'[0, num_steps={config.num_steps}]')
@@ -105,7 +110,7 @@ def make_optimizers(config) -> tuple[optax.GradientTransformation, optax.Gradien
 
 
 def make_init_state(generator, discriminator, g_tx, d_tx, image_size: int, num_attrs: int):
-  """key -> GANState with freshly initialised networks."""
+  """key -> GANState with freshly initialised networks (g_ema starts equal to g_params)."""
   def init_state(key: jax.Array) -> train_state.GANState:
     g_key, d_key = jax.random.split(key)
     image = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
@@ -114,17 +119,20 @@ def make_init_state(generator, discriminator, g_tx, d_tx, image_size: int, num_a
     d_params = discriminator.init(d_key, image)
     return train_state.GANState(step=jnp.zeros((), jnp.int32), g_params=g_params,
                                 d_params=d_params, g_opt_state=g_tx.init(g_params),
-                                d_opt_state=d_tx.init(d_params))
+                                d_opt_state=d_tx.init(d_params), g_ema=g_params)
   return init_state
 
 
-def make_train_step(generator, discriminator, g_tx, d_tx, weights: LossWeights, update_g: bool):
+def make_train_step(generator, discriminator, g_tx, d_tx, weights: LossWeights, update_g: bool,
+                    ema_decay: float = 0.0):
   """(state, {'image': [B,S,S,3], 'label': [B,A]}, key) -> (state, metrics).
 
   One D update (WGAN-GP + attribute classification on real images) and, if update_g, then one G
-  update against the new D (adversarial + classification + cycle reconstruction). Target labels
-  are the batch's own labels in a random order, as in yunjey/stargan. The fake images G makes for
-  the D update are reused, with their VJP, for the G update rather than generated twice.
+  update against the new D (adversarial + classification + cycle reconstruction), after which
+  g_ema = ema_decay * g_ema + (1 - ema_decay) * g_params (= g_params for ema_decay 0). Target
+  labels are the batch's own labels in a random order, as in yunjey/stargan. The fake images G
+  makes for the D update are reused, with their VJP, for the G update rather than generated
+  twice.
   """
 
   policy = augment.parse_policy(weights.diffaug)
@@ -154,8 +162,12 @@ def make_train_step(generator, discriminator, g_tx, d_tx, weights: LossWeights, 
     loss_rec = losses.l1_reconstruction(real, reconstructed)
     loss_cls = losses.attribute_bce(fake_cls, c_trg)
     loss = loss_fake + weights.lambda_rec * loss_rec + weights.lambda_cls * loss_cls
+    loss_idt = jnp.zeros((), jnp.float32)
+    if weights.lambda_idt:
+      loss_idt = losses.l1_reconstruction(real, generator.apply(g_params, real, c_org))
+      loss += weights.lambda_idt * loss_idt
     return loss, {'g/loss': loss, 'g/loss_fake': loss_fake, 'g/loss_rec': loss_rec,
-                  'g/loss_cls': loss_cls}
+                  'g/loss_cls': loss_cls, 'g/loss_idt': loss_idt}
 
   def train_step(state: train_state.GANState, batch, key):
     real, c_org = batch['image'], batch['label']
@@ -181,18 +193,21 @@ def make_train_step(generator, discriminator, g_tx, d_tx, weights: LossWeights, 
         state.g_params, fake, d_params, real, c_org, c_trg, gp_key)
     g_grads = jax.tree.map(jnp.add, g_grads, fake_vjp(fake_grads)[0])
     g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
-    state = state.replace(g_params=optax.apply_updates(state.g_params, g_updates),
-                          g_opt_state=g_opt_state)
+    g_params = optax.apply_updates(state.g_params, g_updates)
+    state = state.replace(g_params=g_params, g_opt_state=g_opt_state,
+                          g_ema=train_state.update_ema(state.g_ema, g_params, ema_decay))
     return state, {**metrics, **g_metrics, 'g/weight': jnp.ones((), jnp.float32)}
 
   return train_step
 
 
-def make_train_steps(generator, discriminator, g_tx, d_tx, weights: LossWeights, n_critic: int):
+def make_train_steps(generator, discriminator, g_tx, d_tx, weights: LossWeights, n_critic: int,
+                     ema_decay: float = 0.0):
   """The two compiled variants and which one runs at each step: G is updated after D on steps
   with (step + 1) % n_critic == 0 (yunjey/stargan). Two programs rather than one `lax.cond`:
   convolutions inside a conditional ran ~17x slower on XLA:CPU (benchmarks/RESULTS.md)."""
-  steps = {name: make_train_step(generator, discriminator, g_tx, d_tx, weights, update_g)
+  steps = {name: make_train_step(generator, discriminator, g_tx, d_tx, weights, update_g,
+                                 ema_decay)
            for name, update_g in (('d', False), ('dg', True))}
   return steps, lambda step: 'dg' if (step + 1) % n_critic == 0 else 'd'
 
@@ -242,12 +257,12 @@ def make_task(config: ml_collections.ConfigDict, workdir: str) -> loop.Task:
   sample_batch = next(loader_lib.ordered_batches(sample_source, config.num_sample_images))
   attr_names = tuple(config.data.attrs)
   train_steps, step_schedule = make_train_steps(generator, discriminator, g_tx, d_tx, weights,
-                                                config.n_critic)
+                                                config.n_critic, config.get('ema_decay', 0.0))
 
   def write_samples(state, step):
     if jax.process_index() != 0:
       return
-    grid = attribute_grid(generator, state.g_params, sample_batch['image'],
+    grid = attribute_grid(generator, state.g_ema, sample_batch['image'],
                           sample_batch['label'], attr_names)
     image_io.save_image(os.path.join(workdir, 'samples', f'step_{step:07d}.png'), grid)
 
@@ -273,8 +288,23 @@ def restore_networks(config, workdir: str):
   init = make_init_state(generator, discriminator, g_tx, d_tx, config.data.image_size,
                          len(config.data.attrs))
   template = checkpoint.replicated_template(init, sharding.make_mesh())
-  state, step = checkpoint.restore_latest(workdir, template)
+  try:
+    state, step = checkpoint.restore_latest(workdir, template)
+  except ValueError as structure_error:   # Orbax: the saved tree differs from the template
+    state, step = _restore_without_ema(workdir, template, structure_error)
   return generator, discriminator, state, step
+
+
+def _restore_without_ema(workdir: str, template: train_state.GANState, error: ValueError):
+  """(state, step) of a checkpoint saved before GANState had g_ema: g_ema = g_params. Re-raises
+  `error` when the checkpoint differs from the template in some other way."""
+  fields = {f.name: getattr(template, f.name) for f in dataclasses.fields(template)
+            if f.name != 'g_ema'}
+  try:
+    saved, step = checkpoint.restore_latest(workdir, fields)
+  except ValueError:
+    raise error from None
+  return train_state.GANState(**saved, g_ema=saved['g_params']), step
 
 
 ARCHITECTURE_FIELDS = ('model.g_conv_dim', 'model.d_conv_dim', 'model.g_repeat',
@@ -335,12 +365,12 @@ def translate_images(config: ml_collections.ConfigDict, workdir: str, input: str
     c_trg = attributes.apply_target(c_org, wanted, attr_names)
     translated = None
     if wanted and options.whole_image:
-      translated = translate(generator, state.g_params, images, c_trg)
+      translated = translate(generator, state.g_ema, images, c_trg)
     elif wanted:
-      translated = [translate_one(generator, state.g_params,
+      translated = [translate_one(generator, state.g_ema,
                                   image_io.load_full_resolution(p) if options.full_resolution else images[i],
                                   c_trg[i], options) for i, p in enumerate(chunk)]
-    grid_rows = [attribute_grid(generator, state.g_params, images[i:i + 1], c_org[i:i + 1],
+    grid_rows = [attribute_grid(generator, state.g_ema, images[i:i + 1], c_org[i:i + 1],
                                 attr_names) for i in range(len(chunk))]
     for i, path in enumerate(chunk):
       stem = os.path.splitext(os.path.basename(path))[0]
@@ -390,10 +420,10 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str, **unused) -> dict:
     targets = attributes.single_attribute_targets(c_org, attr_names)
     judged_in = judge.predict(images)[:, columns] if judge else None
     if grid is None:
-      grid = attribute_grid(generator, state.g_params, images[:8], c_org[:8], attr_names)
+      grid = attribute_grid(generator, state.g_ema, images[:8], c_org[:8], attr_names)
     for name, c_trg in zip(attr_names, targets):
-      fake = translate(generator, state.g_params, images, c_trg)
-      reconstructed = translate(generator, state.g_params, fake, c_org)
+      fake = translate(generator, state.g_ema, images, c_trg)
+      reconstructed = translate(generator, state.g_ema, fake, c_org)
       cycle['l1'].append(np.abs(reconstructed - images).mean(axis=(1, 2, 3)))
       cycle['psnr'].append(np.asarray(image_pairs.psnr_per_image(reconstructed, images)))
       cycle['ssim'].append(np.asarray(image_pairs.ssim_per_image(reconstructed, images)))
@@ -478,7 +508,7 @@ def evaluate_attribute_transfer(config: ml_collections.ConfigDict, workdir: str,
     seen += len(images)
     targets = attributes.single_attribute_targets(c_org, attr_names)
     for name, c_trg in zip(attr_names, targets):
-      judged_out = judge.predict(translate(generator, state.g_params, images, c_trg))[:, columns]
+      judged_out = judge.predict(translate(generator, state.g_ema, images, c_trg))[:, columns]
       counts[name].add(attribute_metrics.count_single_transfer(
           name, c_org, c_trg, judged_in, judged_out, attr_names))
   result = attribute_metrics.summarize(counts)

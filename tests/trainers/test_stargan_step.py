@@ -56,6 +56,29 @@ def test_dg_step_changes_both_networks_with_finite_losses(setup):
   # The D half of a D+G step is the D step itself.
   d_only, _ = steps['d'](state, batch, jax.random.key(1))
   assert trees_equal(new.d_params, d_only.d_params)
+  assert trees_equal(d_only.g_ema, state.g_ema)
+  # Without a moving average (the paper), g_ema is the trained G itself.
+  assert trees_equal(new.g_ema, new.g_params)
+
+
+def test_g_ema_is_the_moving_average_of_the_trained_generator(setup):
+  config, state, batch, _, _ = setup
+  generator, discriminator = stargan.build_models(config)
+  g_tx, d_tx = stargan.make_optimizers(config)
+  decay = 0.9
+  step = jax.jit(stargan.make_train_step(generator, discriminator, g_tx, d_tx,
+                                         stargan.LossWeights(), update_g=True, ema_decay=decay))
+  plain = jax.jit(stargan.make_train_step(generator, discriminator, g_tx, d_tx,
+                                          stargan.LossWeights(), update_g=True))
+  shifted = state.replace(g_ema=jax.tree.map(lambda x: x + 1.0, state.g_params))
+  new, _ = step(shifted, batch, jax.random.key(1))
+  without, _ = plain(shifted, batch, jax.random.key(1))
+  # The average does not feed back into training: the same G and D as without it.
+  assert trees_equal(new.g_params, without.g_params)
+  assert trees_equal(new.d_params, without.d_params)
+  expected = jax.tree.map(lambda e, p: decay * e + (1 - decay) * p, shifted.g_ema, new.g_params)
+  chex.assert_trees_all_close(new.g_ema, expected, rtol=1e-6, atol=1e-6)
+  assert not trees_equal(new.g_ema, new.g_params)
 
 
 def test_step_is_deterministic_for_a_key(setup):
@@ -139,6 +162,10 @@ def test_invalid_configs_fail_before_anything_runs():
   with pytest.raises(errors.ConfigError, match='unknown DiffAugment policy'):
     stargan.validate_config(config)
   config = stargan_config.get_config('smoke')
+  config.ema_decay = 1.0
+  with pytest.raises(errors.ConfigError, match='ema_decay=1.0 must be in'):
+    stargan.validate_config(config)
+  config = stargan_config.get_config('smoke')
   config.batch_size = 6
   with pytest.raises(errors.ConfigError, match='divisible by the number of devices'):
     stargan.make_task(config, '/tmp/unused')
@@ -184,27 +211,53 @@ def test_translating_with_another_architecture_is_a_config_error(tmp_path):
     stargan.resolve_conv_impl('cudnn', on_cpu='im2col')
 
 
-def test_generator_gradient_equals_the_loss_written_out(setup):
+@pytest.mark.parametrize('lambda_idt', [0.0, 5.0])
+def test_generator_gradient_equals_the_loss_written_out(setup, lambda_idt):
   """The step reuses G's first pass through its VJP; its G gradient must equal the gradient of
-  the StarGAN generator loss written directly (yunjey/stargan's G update)."""
+  the StarGAN generator loss written directly (yunjey/stargan's G update), plus the optional
+  identity term lambda_idt * |G(x, c_org) - x|."""
   config, state, batch, _, _ = setup
   generator, discriminator = stargan.build_models(config)
   sgd = optax.sgd(1.0)
   step = jax.jit(stargan.make_train_step(generator, discriminator, sgd, optax.sgd(0.0),
-                                         stargan.LossWeights(), update_g=True))
+                                         stargan.LossWeights(lambda_idt=lambda_idt),
+                                         update_g=True))
   key = jax.random.key(7)
-  new, _ = step(state, batch, key)
+  new, metrics = step(state, batch, key)
   got = jax.tree.map(lambda old, updated: old - updated, state.g_params, new.g_params)
 
   perm_key, _ = jax.random.split(key)
   real, c_org = jnp.asarray(batch['image']), jnp.asarray(batch['label'])
   c_trg = c_org[jax.random.permutation(perm_key, real.shape[0])]
 
+  def identity_term(g_params):
+    return jnp.mean(jnp.abs(real - generator.apply(g_params, real, c_org)))
+
   def g_loss(g_params):
     fake = generator.apply(g_params, real, c_trg)
     src, cls = discriminator.apply(state.d_params, fake)   # D unchanged (lr 0)
     rec = generator.apply(g_params, fake, c_org)
     return (-jnp.mean(src) + 10.0 * jnp.mean(jnp.abs(real - rec))
-            + losses.attribute_bce(cls, c_trg))
+            + losses.attribute_bce(cls, c_trg) + lambda_idt * identity_term(g_params))
   expected = jax.jit(jax.grad(g_loss))(state.g_params)
   chex.assert_trees_all_close(got, expected, rtol=1e-4, atol=1e-6)
+  want_idt = float(identity_term(state.g_params)) if lambda_idt else 0.0
+  np.testing.assert_allclose(float(metrics['g/loss_idt']), want_idt, rtol=1e-5)
+
+
+def test_checkpoint_without_g_ema_restores_with_g_ema_equal_to_g_params(setup, tmp_path):
+  """Workdirs trained before G's moving average existed still translate and evaluate."""
+  from gan_jax import checkpoint  # pylint: disable=g-import-not-at-top
+  config, state, _, _, _ = setup
+  loop.write_config(config, str(tmp_path))
+  shifted = state.replace(g_params=jax.tree.map(lambda x: x + 0.5, state.g_params))
+  old_fields = {'step': shifted.step, 'g_params': shifted.g_params, 'd_params': shifted.d_params,
+                'g_opt_state': shifted.g_opt_state, 'd_opt_state': shifted.d_opt_state}
+  manager = checkpoint.make_manager(str(tmp_path), async_save=False)
+  checkpoint.save(manager, 7, old_fields)
+  manager.close()
+  _, _, restored, step = stargan.restore_networks(config, str(tmp_path))
+  assert step == 7
+  assert trees_equal(restored.g_params, shifted.g_params)
+  assert trees_equal(restored.g_ema, shifted.g_params)
+  assert trees_equal(restored.d_params, shifted.d_params)
