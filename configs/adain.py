@@ -11,6 +11,8 @@ feature network (VGG19 up to relu4_1, or its random-weight fallback, see gan_jax
 
 import ml_collections
 
+from configs import common
+
 
 def get_config(arg: str = '') -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
@@ -66,15 +68,10 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
     c.features.network = 'random_multiscale'
     c.data.update(load_size=20, crop_size=16, test_size=2)
     c.model.width = 0.05
-    c.batch_size = 8
-    c.num_steps = 2
-    c.log_every = 1
-    c.sample_every = 2
-    c.eval_every = 2
+    common.set_smoke_loop(c, num_steps=2, num_sample_images=2)
     c.ckpt_every = 2
-    c.num_sample_images = 2
+    c.eval_every = 2
     c.eval.batch_size = 2
-    c.data_threads = 2
     c.tensorboard = False
     c.stylize.update(size=32, style_size=32)
   elif arg:

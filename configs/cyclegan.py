@@ -17,6 +17,8 @@ optim.decay_steps (the decaying last part).
 
 import ml_collections
 
+from configs import common
+
 HORSE2ZEBRA_EPOCH = 1334   # max(1067 horses, 1334 zebras): official iterations per epoch
 
 
@@ -63,17 +65,7 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   c.num_sample_images = 4        # per domain: rows of the sample grid (from the test split)
   c.data_threads = 4
   c.tensorboard = True
-  c.translate = ml_collections.ConfigDict(dict(
-      full_resolution=False,     # True: translate at the input's own size (not the trained one)
-      tile=0,                    # > 0: run G on tiles of this many px (a multiple of 4), memory
-                                 # bounded by the tile; 0 = the whole image at once
-      tile_overlap=32,           # px over which neighbouring tiles are blended
-      tile_margin=84,            # px of context around each tile; >= G's receptive-field radius
-                                 # (82 px for resnet_9blocks) makes tiles agree with the whole image
-      norm_stats='exact',        # instance-norm statistics of tiled runs: exact (whole image,
-                                 # 1 + one pass per norm layer) | downscaled (one pass on a copy
-                                 # <= 512 px, approximate) | none (per tile)
-  ))
+  c.translate = common.translate_block(tile_margin=84)   # G's radius: 82 px (resnet_9blocks)
   c.eval = ml_collections.ConfigDict(dict(
       num_images=1000,           # per test set (at most its size)
       extractor='',              # features for FID/KID: inception_v3 | classifier:WORKDIR;
@@ -111,14 +103,8 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
                   crop_size=32)
     c.model.update(ngf=4, n_blocks=1, ndf=4)
     c.pool_size = 4
-    c.batch_size = 8             # divisible by the 8 fake devices of the tests
-    c.num_steps = 4
+    common.set_smoke_loop(c, num_sample_images=2)
     c.optim.decay_steps = 2
-    c.log_every = 2
-    c.sample_every = 4
-    c.ckpt_every = 2
-    c.num_sample_images = 2
-    c.data_threads = 2
     c.eval.update(num_images=8, batch_size=8, kid_subset_size=8)
   elif arg:
     raise ValueError(f'unknown variant {arg!r} of configs/cyclegan.py: use horse2zebra, '

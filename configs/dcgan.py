@@ -21,6 +21,8 @@ Fine-tuning a trained GAN on new data: --config.finetune.init_from=PRETRAINED_WO
 
 import ml_collections
 
+from configs import common
+
 from configs import stargan
 
 
@@ -41,6 +43,7 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       diffaug=''))                   # DiffAugment policy, e.g. 'color,translation,cutout'
   c.optim = ml_collections.ConfigDict(dict(g_lr=2e-4, d_lr=2e-4, b1=0.5, b2=0.999))
   c.ema_decay = 0.0              # 0 = samples from the trained G itself (the paper)
+  c.ema_rampup = 0.0             # > 0: EMA half-life <= ema_rampup x steps so far (ADA: 0.05)
   c.n_critic = 1
   c.batch_size = 64
   c.num_steps = 80_000           # ~25 epochs of CelebA's 162,770 training images
@@ -80,6 +83,10 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       sweep_columns=5,           # --mode=edit: strength 0 .. the asked strength
       invert_space='w+',         # w | w+ (StyleGAN; DCGAN inverts z)
       invert_steps=500, invert_lr=0.05,
+      invert_noise=False,        # StyleGAN: also optimise the noise maps (last stage; projector)
+      pti_steps=0,               # > 0: then fine-tune G to the inverted images (pivotal tuning,
+      pti_lr=3e-4,               # Roich et al.; PTI uses 350 steps), with its locality
+      pti_locality=0.0,          # regulariser at this weight (0 = off)
       encoder='',                # encoder workdir (configs/encoder.py): invert from E(x) in w+;
                                  # with invert_steps=0 E(x) is the inversion
       mask_from_resolution=8))   # masked edits blend features from this resolution on
@@ -101,15 +108,9 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
     c.sample_every = 500
     c.ckpt_every = 500
   elif arg == 'smoke':
-    c.data.update(name='synthetic_faces', image_size=16, num_examples=64, num_test_examples=32)
+    c.data.update(**common.smoke_faces())
     c.model.update(latent_dim=8, g_dim=4, d_dim=4)
-    c.batch_size = 8
-    c.num_steps = 4
-    c.log_every = 2
-    c.sample_every = 4
-    c.ckpt_every = 2
-    c.num_sample_images = 8
-    c.data_threads = 2
+    common.set_smoke_loop(c)
     c.eval.update(num_images=32, batch_size=16, kid_subset_size=16)
   elif arg:
     raise ValueError(f'unknown variant {arg!r} of configs/dcgan.py: use cifar10, mnist, celeba64, '

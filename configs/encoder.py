@@ -16,6 +16,8 @@ equal its image size. A perceptual term: --config.encoder.feature_judge=CLASSIFI
 
 import ml_collections
 
+from configs import common
+
 from configs import stargan
 
 
@@ -65,17 +67,11 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
     c.sample_every = 500
     c.ckpt_every = 500
   elif arg == 'smoke':
-    c.data.update(name='synthetic_faces', image_size=16, num_examples=64, num_test_examples=32)
+    c.data.update(**common.smoke_faces())
     c.model.update(widths=(4, 8), hidden_dim=16)
     c.optim.lr = 1e-3
-    c.batch_size = 8
-    c.num_steps = 4
-    c.log_every = 2
-    c.sample_every = 4
-    c.ckpt_every = 2
+    common.set_smoke_loop(c)
     c.eval_every = 4
-    c.num_sample_images = 8
-    c.data_threads = 2
     c.eval.update(num_images=16, batch_size=8)
   elif arg:
     raise ValueError(f'unknown variant {arg!r} of configs/encoder.py: use celeba64, synthetic, '

@@ -8,6 +8,8 @@
 
 import ml_collections
 
+from configs import common
+
 CELEBA_ATTRS = ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young')
 
 
@@ -67,17 +69,7 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       kid_subset_size=1000,
       cache_dir='',              # reference statistics cache ('' = ~/.cache/gan_jax/...)
   ))
-  c.translate = ml_collections.ConfigDict(dict(
-      full_resolution=False,     # True: translate at the input's own size (not the trained one)
-      tile=0,                    # > 0: run G on tiles of this many px (a multiple of 4), memory
-                                 # bounded by the tile; 0 = the whole image at once
-      tile_overlap=32,           # px over which neighbouring tiles are blended
-      tile_margin=64,            # px of context around each tile; >= G's receptive-field radius
-                                 # (62 px for g_repeat=6) makes tiles agree with the whole image
-      norm_stats='exact',        # instance-norm statistics of tiled runs: exact (whole image,
-                                 # 1 + one pass per norm layer) | downscaled (one pass on a copy
-                                 # <= 512 px, approximate) | none (per tile)
-  ))
+  c.translate = common.translate_block(tile_margin=64)   # G's radius: 62 px (g_repeat=6)
 
   if arg == 'synthetic':
     # Embedded faces at 32 px with a narrower network, sized for ~20 min on 2 CPU cores. With
@@ -105,18 +97,12 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
     c.sample_every = 1000
     c.ckpt_every = 2000
   elif arg == 'smoke':
-    c.data.update(name='synthetic_faces', image_size=16, num_examples=64, num_test_examples=16)
+    c.data.update(**common.smoke_faces(num_test_examples=16))
     c.model.update(g_conv_dim=4, d_conv_dim=4, g_repeat=1, d_repeat=2)
-    c.batch_size = 8
+    common.set_smoke_loop(c, num_sample_images=2)
     c.n_critic = 2
-    c.num_steps = 4
     c.eval.update(num_images=16, batch_size=8, kid_subset_size=16)
     c.optim.decay_steps = 2
-    c.log_every = 2
-    c.sample_every = 4
-    c.ckpt_every = 2
-    c.num_sample_images = 2
-    c.data_threads = 2
   elif arg:
     raise ValueError(f'unknown variant {arg!r} of configs/stargan.py: use synthetic, celeba64, '
                      f'smoke or none')

@@ -10,7 +10,8 @@
 Defaults as in StyleGAN2 (Karras et al. 2020, config F scaled to 64 px): non-saturating loss,
 lazy R1 (gamma 10 every 16 D steps), no path-length regulariser, Adam lr 0.0025 with
 betas (0, 0.99), batch 32, style mixing 0.9, G EMA with a 10k-image half-life, mapping network
-of 8 layers with a 100x lower learning rate. DiffAugment for small sets:
+of 8 layers with a 100x lower learning rate. --config.ema_rampup=0.05 is StyleGAN2-ADA's EMA
+ramp-up (half-life <= 5 % of the images seen), which helps short runs. DiffAugment for small sets:
 --config.loss.diffaug=color,translation,cutout.
 
 Fine-tuning a trained generator to a new small dataset (gan_jax.finetune): keep the pretrained
@@ -34,6 +35,8 @@ flags writes a plain generator (LoRA adapters merged).
 """
 
 import ml_collections
+
+from configs import common
 
 from configs import dcgan
 
@@ -78,17 +81,11 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       c.sample_every = 400
       c.ckpt_every = 400
   elif arg == 'smoke':
-    c.data.update(name='synthetic_faces', image_size=16, num_examples=64, num_test_examples=32)
+    c.data.update(**common.smoke_faces())
     c.model.update(latent_dim=8, w_dim=8, mapping_depth=2, channel_base=64, channel_max=8)
     c.loss.update(r1_every=2)
-    c.batch_size = 8
+    common.set_smoke_loop(c)
     c.ema_decay = 0.9
-    c.num_steps = 4
-    c.log_every = 2
-    c.sample_every = 4
-    c.ckpt_every = 2
-    c.num_sample_images = 8
-    c.data_threads = 2
     c.eval.update(num_images=32, batch_size=16, kid_subset_size=16)
   elif arg:
     raise ValueError(f'unknown variant {arg!r} of configs/stylegan.py: use celeba64, cifar10, '

@@ -9,6 +9,8 @@
 
 import ml_collections
 
+from configs import common
+
 from configs import stargan
 
 
@@ -59,16 +61,10 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
     c.sample_every = 500
     c.ckpt_every = 500
   elif arg == 'smoke':
-    c.data.update(name='synthetic_faces', image_size=16, num_examples=64, num_test_examples=16)
+    c.data.update(**common.smoke_faces(num_test_examples=16))
     c.model.update(latent_dim=8, base_dim=4)
-    c.batch_size = 8
-    c.num_steps = 4
-    c.log_every = 2
-    c.sample_every = 4
-    c.ckpt_every = 2
+    common.set_smoke_loop(c, num_sample_images=4)
     c.eval_every = 4
-    c.num_sample_images = 4
-    c.data_threads = 2
     c.eval.update(num_images=16, batch_size=8, kid_subset_size=8)
     c.edit.update(num_samples=64, num_eval=16, eval_strengths=(1.0, 2.0), sweep_columns=3)
   elif arg:

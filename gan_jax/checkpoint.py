@@ -12,6 +12,8 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
+from gan_jax import sharding
+
 from gan_jax.errors import UserError
 
 
@@ -77,6 +79,12 @@ def restore_latest(workdir: str, template: Any = None) -> tuple[Any, int]:
   state = restore(manager, template, step)
   manager.close()
   return state, step
+
+
+def restore_latest_replicated(workdir: str, init_state) -> tuple[Any, int]:
+  """(state, step) of the newest checkpoint in workdir, replicated on every device, in the tree
+  and shapes init_state(key) would make (nothing is computed to get them)."""
+  return restore_latest(workdir, replicated_template(init_state, sharding.make_mesh()))
 
 
 def replicated_template(init_state, mesh) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import flax.struct
@@ -110,10 +111,23 @@ class AdaINState:
   encoder_params: Any
 
 
-def update_ema(ema, params, decay: float, trainable=None):
+def ema_decay_at(step, decay: float, rampup: float):
+  """The EMA decay of the update after `step` steps with StyleGAN2-ADA's ramp-up: the average's
+  half-life (in steps) is min(that of `decay`, rampup * step), so early in training it follows G
+  instead of keeping the random initialisation (0 at step 0: the EMA starts as G). rampup 0 (or
+  decay 0) returns `decay` itself. step: a scalar, traced or not."""
+  if rampup <= 0 or decay == 0.0:
+    return decay
+  half_life = math.log(0.5) / math.log(decay)
+  ramped = jnp.minimum(half_life, rampup * jnp.asarray(step, jnp.float32))
+  return jnp.where(ramped > 0, jnp.power(0.5, 1.0 / jnp.maximum(ramped, 1e-8)), 0.0)
+
+
+def update_ema(ema, params, decay, trainable=None):
   """decay * ema + (1 - decay) * params per leaf; leaves False in `trainable` (frozen by
-  fine-tuning) are kept as they are, bit for bit. decay 0 returns params itself."""
-  if decay == 0.0 and trainable is None:
+  fine-tuning) are kept as they are, bit for bit. decay (a float or a traced scalar) 0.0 as a
+  Python float returns params itself."""
+  if isinstance(decay, (int, float)) and decay == 0.0 and trainable is None:
     return params
   if trainable is None:
     return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)

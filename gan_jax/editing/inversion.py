@@ -5,7 +5,8 @@ inverts StyleGAN in z, w or w+ (see `stylegan_renderer`) or a DCGAN in z. The lo
 pixel MSE (mask = known pixels: inpainting and restoration use the same call), plus an optional
 feature distance (`feature_fn`, e.g. a classifier's feature stack: a perceptual term) and, when
 noise maps are optimised too, StyleGAN2's noise regulariser. The whole optimisation is one
-compiled `lax.scan` of Adam steps.
+compiled `lax.scan` of Adam steps. `pivotal_tuning` then fine-tunes G itself around the found
+latents (PTI: Roich et al. 2022), for reconstructions G's range alone cannot reach.
 
 Shapes: target [B, S, S, 3] in [-1, 1]; mask [B, S, S, 1] in {0, 1} (1 = use this pixel) or None.
 """
@@ -111,6 +112,59 @@ def invert(render: Callable[[jax.Array, Any], jax.Array], init_latent: jax.Array
   (params, _), history = jax.lax.scan(step, (params, tx.init(params)), None,
                                       length=settings.steps)
   return params['latent'], params.get('noise', init_noise), history
+
+
+@dataclasses.dataclass(frozen=True)
+class PivotalTuningSettings:
+  steps: int = 350                 # PTI's default
+  learning_rate: float = 3e-4      # Adam, as PTI
+  locality_weight: float = 0.0     # PTI's locality regulariser (0 = off): G keeps its images at
+  locality_alpha: float = 30.0     # latents this far (L2 in w) from the pivots toward random w's
+
+
+def locality_latents(pivots: jax.Array, random_ws: jax.Array, alpha: float) -> jax.Array:
+  """PTI's w_r = w_p + alpha (w_z - w_p) / ||w_z - w_p||: pivots [B, ...W] moved alpha toward
+  random_ws [B, W] (per w+ layer when pivots are [B, L, W])."""
+  toward = (random_ws[:, None] if pivots.ndim == 3 else random_ws) - pivots
+  norm = jnp.linalg.norm(toward, axis=-1, keepdims=True)
+  return pivots + alpha * toward / jnp.maximum(norm, 1e-8)
+
+
+def pivotal_tuning(render: Callable[[Any, jax.Array, Any], jax.Array], params: Any,
+                   pivots: jax.Array, target: jax.Array, noise: Any = None,
+                   mask: jax.Array | None = None,
+                   settings: PivotalTuningSettings = PivotalTuningSettings(),
+                   random_ws: jax.Array | None = None):
+  """Fine-tunes G's params so that render(params, pivots, noise) reproduces target (PTI): Adam
+  on every weight, loss = masked pixel MSE, plus locality_weight x the MSE between the tuned and
+  the original G's images at `locality_latents(pivots, random_ws)` (random_ws [B, W], e.g. the
+  mapping of fresh z; required when locality_weight > 0). The latents stay fixed; one G is tuned
+  for the whole batch (PTI's multi-image form). Returns (params, history {'loss', 'mse'} [steps]).
+  """
+  if settings.locality_weight > 0 and random_ws is None:
+    raise ValueError('pivotal_tuning: locality_weight > 0 needs random_ws (mapped fresh z)')
+  tx = optax.adam(settings.learning_rate)
+  if settings.locality_weight > 0:
+    nearby = locality_latents(pivots, random_ws, settings.locality_alpha)
+    original_nearby = jax.lax.stop_gradient(render(params, nearby, noise))
+
+  def loss_fn(p):
+    mse = jnp.mean(masked_mse(render(p, pivots, noise), target, mask))
+    loss = mse
+    if settings.locality_weight > 0:
+      loss += settings.locality_weight * jnp.mean(jnp.square(render(p, nearby, noise) -
+                                                             original_nearby))
+    return loss, mse
+
+  def step(carry, _):
+    p, opt_state = carry
+    (loss, mse), grads = jax.value_and_grad(loss_fn, has_aux=True)(p)
+    updates, opt_state = tx.update(grads, opt_state, p)
+    return (optax.apply_updates(p, updates), opt_state), {'loss': loss, 'mse': mse}
+
+  (params, _), history = jax.lax.scan(step, (params, tx.init(params)), None,
+                                      length=settings.steps)
+  return params, history
 
 
 def stylegan_renderer(generator, variables, space: str) -> Callable[[jax.Array, Any], jax.Array]:

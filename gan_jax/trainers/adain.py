@@ -191,8 +191,7 @@ def restore(config, workdir: str, net=None):
   factor, channels = adain_lib.encoder_geometry(net)
   decoder, tx = build_decoder(config, factor), make_optimizer(config)
   init = make_init_state(net, decoder, tx, config.data.crop_size // factor, channels)
-  template = checkpoint.replicated_template(init, sharding.make_mesh())
-  state, step = checkpoint.restore_latest(workdir, template)
+  state, step = checkpoint.restore_latest_replicated(workdir, init)
   return net, decoder, state, step
 
 

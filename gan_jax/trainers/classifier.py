@@ -185,8 +185,7 @@ def restore(workdir: str) -> TrainedClassifier:
   config = load_config(workdir)
   model, tx = build_model(config), make_optimizer(config)
   init = make_init_state(model, tx, config.data.image_size)
-  template = checkpoint.replicated_template(init, sharding.make_mesh())
-  state, step = checkpoint.restore_latest(workdir, template)
+  state, step = checkpoint.restore_latest_replicated(workdir, init)
   return TrainedClassifier(model, state.params, tuple(config.data.attrs), config.data.image_size,
                            config.loss, step)
 

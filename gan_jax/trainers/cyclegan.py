@@ -271,8 +271,7 @@ def restore_networks(config, workdir: str):
   g_tx, d_tx = make_optimizers(config)
   init = make_init_state(generator, discriminator, g_tx, d_tx, config.data.crop_size,
                          config.pool_size)
-  template = checkpoint.replicated_template(init, sharding.make_mesh())
-  state, step = checkpoint.restore_latest(workdir, template)
+  state, step = checkpoint.restore_latest_replicated(workdir, init)
   return generator, discriminator, state, step
 
 

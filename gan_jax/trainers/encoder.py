@@ -427,8 +427,7 @@ def restore_state(workdir: str, config: ml_collections.ConfigDict | None = None)
   nets = build_networks(config)
   size = config.data.image_size
   init_state = make_init_state(nets, make_optimizer(config), size, frozen_shapes(nets, size))
-  template = checkpoint.replicated_template(init_state, sharding.make_mesh())
-  state, step = checkpoint.restore_latest(workdir, template)
+  state, step = checkpoint.restore_latest_replicated(workdir, init_state)
   return nets, state, step
 
 

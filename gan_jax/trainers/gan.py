@@ -117,6 +117,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     raise errors.ConfigError(f'config.loss.diffaug: {e}') from None
   if not 0.0 <= config.ema_decay < 1.0:
     raise errors.ConfigError(f'config.ema_decay={config.ema_decay} must be in [0, 1)')
+  if config.get('ema_rampup', 0.0) < 0:
+    raise errors.ConfigError(f'config.ema_rampup={config.ema_rampup} must be >= 0 (0 = off; '
+                             'StyleGAN2-ADA uses 0.05)')
   finetune.validate(config)
 
 
@@ -247,10 +250,12 @@ def sample_latents(key: jax.Array, num: int, latent_dim: int) -> jax.Array:
 
 
 def make_train_step(nets: Networks, g_tx, d_tx, loss_config, ema_decay: float, update_g: bool,
-                    apply_r1: bool, g_trainable: finetune.MaskFn | None = None):
+                    apply_r1: bool, g_trainable: finetune.MaskFn | None = None,
+                    ema_rampup: float = 0.0):
   """(state, {'image': [B,S,S,3] in [-1,1]}, key) -> (state, metrics): one D update, then (if
   update_g) one G update against the new D; R1 on this step if apply_r1. g_trainable: G params
-  -> which are trained (the EMA keeps the others as they are); None = all."""
+  -> which are trained (the EMA keeps the others as they are); None = all. ema_rampup > 0:
+  the EMA's half-life ramps up with the step (train_state.ema_decay_at)."""
   kind = loss_config.adversarial
   lambda_gp, r1_weight = loss_config.lambda_gp, 0.5 * loss_config.r1_gamma * loss_config.r1_every
   policy = augment.parse_policy(loss_config.get('diffaug', ''))
@@ -310,7 +315,8 @@ def make_train_step(nets: Networks, g_tx, d_tx, loss_config, ema_decay: float, u
     (g_grads,) = fake_vjp(fake_grads)
     g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
     g_params = optax.apply_updates(state.g_params, g_updates)
-    g_ema = train_state.update_ema(state.g_ema, g_params, ema_decay,
+    decay = train_state.ema_decay_at(state.step - 1, ema_decay, ema_rampup)  # steps before this
+    g_ema = train_state.update_ema(state.g_ema, g_params, decay,
                                    g_trainable(g_params) if g_trainable else None)
     state = state.replace(g_params=g_params, g_opt_state=g_opt_state, g_ema=g_ema,
                           d_stats=d_stats)
@@ -329,7 +335,7 @@ def make_train_steps(nets: Networks, g_tx, d_tx, config):
     for apply_r1 in ((False, True) if with_r1 else (False,)):
       name = ('dg' if update_g else 'd') + ('_r1' if apply_r1 else '')
       steps[name] = make_train_step(nets, g_tx, d_tx, l, config.ema_decay, update_g, apply_r1,
-                                    g_trainable)
+                                    g_trainable, config.get('ema_rampup', 0.0))
 
   def schedule(step: int) -> str:
     name = 'dg' if (step + 1) % config.n_critic == 0 else 'd'
@@ -451,9 +457,8 @@ def restore(config, workdir: str):
   validate_config(config)
   nets = build_networks(config)
   g_tx, d_tx = make_optimizers(config)
-  template = checkpoint.replicated_template(
-      configured_init_state(config, nets, g_tx, d_tx), sharding.make_mesh())
-  state, step = checkpoint.restore_latest(workdir, template)
+  state, step = checkpoint.restore_latest_replicated(
+      workdir, configured_init_state(config, nets, g_tx, d_tx))
   return nets, state, step
 
 

@@ -90,9 +90,22 @@ def _render(generator, kind: str, space: str, variables, latent, noise):
   return generator.apply(variables, latent, train=False)
 
 
+def check_inversion_settings(e) -> None:
+  """ConfigError for config.edit inversion settings that cannot work (before anything runs)."""
+  if e.invert_space not in ('w', 'w+'):
+    raise errors.ConfigError(f"config.edit.invert_space={e.invert_space!r}: choose 'w' or 'w+' "
+                             '(a DCGAN always inverts z)')
+  if e.invert_steps < 0 or e.get('pti_steps', 0) < 0 or e.get('pti_locality', 0.0) < 0:
+    raise errors.ConfigError('config.edit.invert_steps, pti_steps and pti_locality must be >= 0')
+  if e.get('pti_steps', 0) and not e.pti_lr > 0:
+    raise errors.ConfigError(f'config.edit.pti_lr={e.pti_lr} must be > 0 with pti_steps > 0 '
+                             '(PTI uses 3e-4)')
+
+
 def load_editable(config, workdir: str, input_npz: str | None = None) -> EditableGenerator:
   """G (EMA weights) of the latest checkpoint of workdir, or of an exported .npz."""
   gan.validate_config(config)
+  check_inversion_settings(config.edit)
   nets = gan.build_networks(config)
   if input_npz:
     params, stats, step = gan.load_generator(input_npz)
@@ -119,7 +132,8 @@ def _render_batched(render, latents, noise_seed: int, gen: EditableGenerator,
   return np.concatenate(out)
 
 
-def _restore_judge(path: str, gen: EditableGenerator):
+def restore_judge(path: str, gen: EditableGenerator):
+  """The classifier of workdir `path` (None for ''); ConfigError unless it sees G's size."""
   from gan_jax.trainers import classifier  # pylint: disable=g-import-not-at-top
   if not path:
     return None
@@ -157,7 +171,7 @@ def find_directions(config, workdir: str, input: str | None = None, **unused) ->
   """--mode=directions (see the module docstring). Returns the evaluation summary."""
   e = config.edit
   gen = load_editable(config, workdir, input)
-  judge = _restore_judge(e.judge, gen)
+  judge = restore_judge(e.judge, gen)
   layers = _parse_layers(e.layers, gen.num_ws)
   z = jax.random.normal(jax.random.key(e.seed), (e.num_samples, gen.latent_dim))
   latents = np.asarray(gen.edit_latents(z, e.truncation_psi))
@@ -203,18 +217,33 @@ def edit_counts(gen: EditableGenerator, judge, direction: directions_lib.Directi
                 ) -> attribute_metrics.TransferCounts:
   """Judge's view of editing each latent by +strength (attribute absent) or -strength (present):
   flipped when the attribute reaches the other value, kept = attributes outside its exclusive
-  group read as on the unedited image."""
+  group read as on the unedited image. Noise maps drawn per batch from noise_seed."""
+  render = lambda x: _render_batched(gen.renderer(latent_space(x)), x, noise_seed, gen)
+  return judged_edit(gen, judge, direction, strength, latents, judged_in, render)[1]
+
+
+def judged_edit(gen: EditableGenerator, judge, direction: directions_lib.Direction,
+                strength: float, latents: np.ndarray, judged_in: np.ndarray,
+                render: Callable[[np.ndarray], np.ndarray]
+                ) -> tuple[np.ndarray, attribute_metrics.TransferCounts]:
+  """(edited images, counts) of `edit_counts`, rendering the edited latents with render(latents)
+  -> images (e.g. with the noise maps an inversion fitted)."""
   names = judge.attr_names
   i = names.index(_attribute_of(direction))
   signs = np.where(judged_in[:, i] > 0.5, -1.0, 1.0).astype(np.float32)
   edited = np.asarray(edits_lib.apply_directions(latents, [direction], strength * signs[:, None],
                                                  gen.num_ws))
-  space = 'w+' if edited.ndim == 3 else 'w'
-  judged_out = judge.predict(_render_batched(gen.renderer(space), edited, noise_seed, gen))
+  images = render(edited)
+  judged_out = judge.predict(images)
   target = judged_in.copy()
   target[:, i] = 1.0 - judged_in[:, i]
-  return attribute_metrics.count_single_transfer(names[i], judged_in, target, judged_in,
-                                                 judged_out, names)
+  return images, attribute_metrics.count_single_transfer(names[i], judged_in, target, judged_in,
+                                                         judged_out, names)
+
+
+def latent_space(latents) -> str:
+  """'w+' for latents [B, L, W], else 'w' (or a DCGAN's z, which its renderer ignores)."""
+  return 'w+' if latents.ndim == 3 else 'w'
 
 
 def recommended_strength(rows: list[dict]) -> dict:
@@ -271,8 +300,7 @@ def _sweep_grid(gen, direction, latents, strengths, noise_seed) -> np.ndarray:
   columns = []
   for s in strengths:
     edited = np.asarray(edits_lib.apply_directions(latents, [direction], [float(s)], gen.num_ws))
-    space = 'w+' if edited.ndim == 3 else 'w'
-    columns.append(_render_batched(gen.renderer(space), edited, noise_seed, gen))
+    columns.append(_render_batched(gen.renderer(latent_space(edited)), edited, noise_seed, gen))
   return image_io.make_grid(columns)
 
 
@@ -301,39 +329,75 @@ def inversion_noise(gen: EditableGenerator, config, batch: int):
 
 
 def invert_images(gen: EditableGenerator, images: np.ndarray, config, noise,
-                  known: np.ndarray | None = None) -> np.ndarray:
-  """Latents reproducing images [B, S, S, 3] (config.edit.invert_*): w+ for StyleGAN
+                  known: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
+  """(latents, noise) reproducing images [B, S, S, 3] (config.edit.invert_*): w+ for StyleGAN
   (optimised in w first, then in w+ from there, as in tests/editing; with config.edit.encoder
-  in w+ from the encoder's E(x)), z for DCGAN. known
-  [B, S, S, 1] in [0, 1]: only those pixels count (inpainting); None = all."""
+  in w+ from the encoder's E(x)), z for DCGAN. known [B, S, S, 1] in [0, 1]: only those pixels
+  count (inpainting); None = all. The noise maps are `noise` unchanged, or, with
+  config.edit.invert_noise (StyleGAN), optimised with the last stage (StyleGAN2's projector:
+  regularised to stay white, renormalised each step); render the latents with them."""
   e = config.edit
   settings = inversion.InversionSettings(steps=e.invert_steps, learning_rate=e.invert_lr)
+  last = dataclasses.replace(settings, optimize_noise=bool(e.get('invert_noise')) and
+                             gen.kind == 'stylegan' and noise is not None)
   target = jnp.asarray(images)
   known = None if known is None else jnp.asarray(known, jnp.float32)
   if e.get('encoder'):   # an e4e-style encoder's E(x) starts (or, with 0 steps, is) the w+
     from gan_jax.trainers import encoder  # pylint: disable=g-import-not-at-top
     w_plus = encoder.encode_for_editing(gen, e.encoder, images)
-    return w_plus if e.invert_steps == 0 else np.asarray(
-        _invert(gen, 'w+', settings, jnp.asarray(w_plus), target, noise, known))
+    if e.invert_steps == 0:
+      return w_plus, noise
+    return _invert(gen, 'w+', last, jnp.asarray(w_plus), target, noise, known)
   if gen.kind != 'stylegan':
-    return np.asarray(_invert(gen, 'z', settings, jnp.zeros((len(images), gen.latent_dim)),
-                              target, None, known))
-  w = _invert(gen, 'w', settings, inversion.initial_latent(gen.generator, gen.variables, 'w',
-                                                            len(images)), target, noise, known)
+    return _invert(gen, 'z', settings, jnp.zeros((len(images), gen.latent_dim)), target, None,
+                   known)
+  w_avg = inversion.initial_latent(gen.generator, gen.variables, 'w', len(images))
   if e.invert_space == 'w':
-    return np.asarray(w)
+    return _invert(gen, 'w', last, w_avg, target, noise, known)
+  w, _ = _invert(gen, 'w', settings, w_avg, target, noise, known)
   w_plus = jnp.broadcast_to(w[:, None], (len(images), gen.num_ws, w.shape[-1]))
-  return np.asarray(_invert(gen, 'w+', settings, w_plus, target, noise, known))
+  return _invert(gen, 'w+', last, w_plus, target, noise, known)
+
+
+def tune_to_images(gen: EditableGenerator, latents: np.ndarray, noise, images: np.ndarray, config,
+                   known: np.ndarray | None = None) -> EditableGenerator:
+  """gen with its weights fine-tuned so that the inverted latents reproduce images (pivotal
+  tuning, config.edit.pti_*; one G for the whole batch), or gen itself when pti_steps is 0.
+  Render the latents, and their edits, with the returned generator."""
+  e = config.edit
+  if not e.get('pti_steps'):
+    return gen
+  settings = inversion.PivotalTuningSettings(steps=e.pti_steps, learning_rate=e.pti_lr,
+                                             locality_weight=e.pti_locality)
+  space = latent_space(latents)
+  params, rest = gen.variables['params'], {k: v for k, v in gen.variables.items()
+                                           if k != 'params'}
+  random_ws = None
+  if settings.locality_weight > 0:
+    z = jax.random.normal(jax.random.key(e.seed + 7), (len(latents), gen.latent_dim))
+    random_ws = gen.edit_latents(z)
+
+  @jax.jit
+  def run(params, rest, latents, target, noise, known, random_ws):
+    render = lambda p, x, n: _render(gen.generator, gen.kind, space, {'params': p, **rest}, x, n)
+    return inversion.pivotal_tuning(render, params, latents, target, noise, known, settings,
+                                    random_ws)
+  tuned, history = run(params, rest, jnp.asarray(latents), jnp.asarray(images), noise,
+                       None if known is None else jnp.asarray(known, jnp.float32), random_ws)
+  logging.info('Pivotal tuning: %d steps, pixel MSE %.4g -> %.4g.', e.pti_steps,
+               float(history['mse'][0]), float(history['mse'][-1]))
+  return dataclasses.replace(gen, variables={'params': jax.device_get(tuned), **rest})
 
 
 def _invert(gen: EditableGenerator, space: str, settings, init, target, noise,
-            known=None) -> jax.Array:
+            known=None) -> tuple[np.ndarray, Any]:
   @jax.jit
   def run(variables, init, target, noise, known):
     render = functools.partial(_render, gen.generator, gen.kind, space, variables)
     return inversion.invert(render, init, target, known, settings=settings,
-                            init_noise=noise)[0]
-  return run(gen.variables, init, target, noise, known)
+                            init_noise=noise)[:2]
+  latents, noise = run(gen.variables, init, target, noise, known)
+  return np.asarray(latents), noise
 
 
 def restore_arrays(gen: EditableGenerator, images: np.ndarray, hole: np.ndarray | None,
@@ -342,10 +406,10 @@ def restore_arrays(gen: EditableGenerator, images: np.ndarray, hole: np.ndarray 
   (1 = unknown; None = nothing unknown: projection onto G's range). Returns (G's images,
   restored = images outside the hole and G's inside, {'psnr_known_pixels': [B], 'hole_fraction'})."""
   known = None if hole is None else 1.0 - np.asarray(hole, np.float32)
-  noise = inversion_noise(gen, config, len(images))
-  latents = invert_images(gen, images, config, noise, known)
-  space = 'w+' if latents.ndim == 3 else 'w'
-  generated = np.asarray(gen.renderer(space)(jnp.asarray(latents), noise))
+  latents, noise = invert_images(gen, images, config, inversion_noise(gen, config, len(images)),
+                                 known)
+  gen = tune_to_images(gen, latents, noise, images, config, known)
+  generated = np.asarray(gen.renderer(latent_space(latents))(jnp.asarray(latents), noise))
   if hole is None:
     return generated, generated, dict(psnr_known_pixels=[float(v) for v in image_pairs.psnr_per_image(
         generated, images)], hole_fraction=0.0)
@@ -421,17 +485,18 @@ def edit_images(config, workdir: str, input: str | None = None, output: str | No
     paths = image_io.list_images(input)
     crop = data_lib.crop_fraction(config.data)
     images = np.stack([image_io.load_for_model(p, crop, gen.image_size) for p in paths])
-    noise = inversion_noise(gen, config, len(images))
-    latents = invert_images(gen, images, config, noise)
+    latents, noise = invert_images(gen, images, config,
+                                   inversion_noise(gen, config, len(images)))
+    gen = tune_to_images(gen, latents, noise, images, config)
     names = [os.path.splitext(os.path.basename(p))[0] for p in paths]
   else:
     z = jax.random.normal(jax.random.key(e.seed), (e.num_seeds, gen.latent_dim))
     latents = np.asarray(gen.edit_latents(z, e.truncation_psi))
     noise, images = gen.noise(e.seed, e.num_seeds), None
     names = [f'seed{e.seed}_{i}' for i in range(e.num_seeds)]
-  space = lambda x: ('w+' if x.ndim == 3 else 'w')
-  original = np.asarray(gen.renderer(space(latents))(jnp.asarray(latents), noise))
+  original = np.asarray(gen.renderer(latent_space(latents))(jnp.asarray(latents), noise))
   if images is not None:
+    metrics['pti_steps'] = int(e.get('pti_steps', 0))   # > 0: psnr of the tuned G
     metrics['inversion_psnr'] = image_pairs.psnr(original, images)
     metrics['inversion_psnr_per_image'] = [float(v) for v in
                                            image_pairs.psnr_per_image(original, images)]
@@ -445,7 +510,7 @@ def edit_images(config, workdir: str, input: str | None = None, output: str | No
     edited = edits_lib.apply_directions(jnp.asarray(latents), chosen,
                                         [s * scale for s in strengths], gen.num_ws)
     if m is None:
-      return np.asarray(gen.renderer(space(edited))(edited, noise))
+      return np.asarray(gen.renderer(latent_space(edited))(edited, noise))
     return np.asarray(_masked(gen, latents, edited, m, noise, e.mask_from_resolution))
 
   result = render_edit(1.0)
@@ -453,7 +518,7 @@ def edit_images(config, workdir: str, input: str | None = None, output: str | No
     outside = np.asarray(m[..., 0] == 0)
     metrics['max_change_outside_mask'] = float(np.max(np.abs(result - original)[outside])) \
         if outside.any() else 0.0
-  judge = _restore_judge(e.judge, gen)
+  judge = restore_judge(e.judge, gen)
   if judge is not None:
     before, after = judge.predict(original), judge.predict(result)
     metrics['judge_before'] = {n: before[:, i].tolist() for i, n in enumerate(judge.attr_names)}

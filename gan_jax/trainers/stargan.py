@@ -287,11 +287,11 @@ def restore_networks(config, workdir: str):
   g_tx, d_tx = make_optimizers(config)
   init = make_init_state(generator, discriminator, g_tx, d_tx, config.data.image_size,
                          len(config.data.attrs))
-  template = checkpoint.replicated_template(init, sharding.make_mesh())
   try:
-    state, step = checkpoint.restore_latest(workdir, template)
+    state, step = checkpoint.restore_latest_replicated(workdir, init)
   except ValueError as structure_error:   # Orbax: the saved tree differs from the template
-    state, step = _restore_without_ema(workdir, template, structure_error)
+    state, step = _restore_without_ema(
+        workdir, checkpoint.replicated_template(init, sharding.make_mesh()), structure_error)
   return generator, discriminator, state, step
 
 

@@ -190,9 +190,8 @@ def restore(config, workdir: str):
   validate_config(config)
   model = build_model(config)
   tx = optax.adam(config.optim.lr)
-  template = checkpoint.replicated_template(make_init_state(model, tx, config.data.image_size),
-                                            sharding.make_mesh())
-  state, step = checkpoint.restore_latest(workdir, template)
+  state, step = checkpoint.restore_latest_replicated(
+      workdir, make_init_state(model, tx, config.data.image_size))
   return model, state.params, step
 
 

@@ -97,3 +97,46 @@ def test_noise_maps_are_optimised_and_stay_normalised(generator):
   assert np.all(np.isfinite(history['loss']))
   with pytest.raises(ValueError, match='latent space'):
     inversion.stylegan_renderer(g, variables, 'p')
+
+
+def test_locality_latents_lie_alpha_from_the_pivots_toward_the_random_ws():
+  pivots = jax.random.normal(jax.random.key(0), (3, 4, 8))           # w+ pivots
+  random_ws = jax.random.normal(jax.random.key(1), (3, 8))
+  nearby = inversion.locality_latents(pivots, random_ws, 2.5)
+  step = nearby - pivots
+  np.testing.assert_allclose(jnp.linalg.norm(step, axis=-1), 2.5, rtol=1e-5)
+  toward = random_ws[:, None] - pivots                               # parallel, same sense
+  cos = jnp.sum(step * toward, -1) / (jnp.linalg.norm(step, axis=-1) *
+                                      jnp.linalg.norm(toward, axis=-1))
+  np.testing.assert_allclose(cos, 1.0, rtol=1e-5)
+  np.testing.assert_allclose(inversion.locality_latents(pivots[:, 0], random_ws, 2.5),
+                             nearby[:, 0], rtol=1e-6)               # w pivots [B, W] alike
+
+
+def test_pivotal_tuning_fits_an_image_outside_g_and_locality_limits_the_change(generator):
+  g, variables = generator
+  stats = {'stats': variables['stats']}
+  render = lambda p, ws, noise: g.apply({'params': p, **stats}, ws, noise, method=g.synthesize)
+  pivots = inversion.initial_latent(g, variables, 'w+', 2)
+  target = jax.random.uniform(jax.random.key(2), (2, 16, 16, 3), minval=-1, maxval=1)
+  random_ws = g.apply(variables, jax.random.normal(jax.random.key(3), (2, 8)),
+                      method=g.mapping_ws)[:, 0]
+  before = float(jnp.mean(inversion.masked_mse(render(variables['params'], pivots, None),
+                                               target, None)))
+  tune = jax.jit(lambda p, s: inversion.pivotal_tuning(render, p, pivots, target, None, None, s,
+                                                       random_ws), static_argnums=1)
+  free = inversion.PivotalTuningSettings(steps=60, learning_rate=3e-3)
+  tuned, history = tune(variables['params'], free)
+  assert float(history['mse'][-1]) < 0.5 * before, (before, history['mse'][-1])
+  np.testing.assert_allclose(history['mse'][0], before, rtol=1e-5)   # step 0 is the untuned G
+  assert jax.tree.structure(tuned) == jax.tree.structure(variables['params'])
+  # The locality term keeps G's images near the pivots closer to the original G's.
+  local = inversion.PivotalTuningSettings(steps=60, learning_rate=3e-3, locality_weight=10.0,
+                                          locality_alpha=1.0)
+  tuned_local, _ = tune(variables['params'], local)
+  nearby = inversion.locality_latents(pivots, random_ws, 1.0)
+  drift = lambda p: float(jnp.mean(jnp.square(render(p, nearby, None) -
+                                              render(variables['params'], nearby, None))))
+  assert drift(tuned_local) < drift(tuned), (drift(tuned_local), drift(tuned))
+  with pytest.raises(ValueError, match='random_ws'):
+    inversion.pivotal_tuning(render, variables['params'], pivots, target, settings=local)

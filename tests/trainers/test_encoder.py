@@ -228,7 +228,7 @@ def test_invert_images_with_the_encoder_and_no_steps_is_e_of_x(encoder_run, gene
   images = _batch(config, 3)['image']
   ws = encoder.encode(None, workdir, images)
   chex.assert_shape(ws, (3, gen.num_ws, 8))
-  inverted = gan_editing.invert_images(gen, images, config, gen.noise(0, 3))
+  inverted, _ = gan_editing.invert_images(gen, images, config, gen.noise(0, 3))
   np.testing.assert_array_equal(inverted, ws)
   config.edit.invert_steps = 2       # E(x) is the start of the w+ optimisation
-  assert gan_editing.invert_images(gen, images, config, gen.noise(0, 3)).shape == ws.shape
+  assert gan_editing.invert_images(gen, images, config, gen.noise(0, 3))[0].shape == ws.shape

@@ -11,6 +11,7 @@ from configs import stylegan as stylegan_config
 from gan_jax import errors
 from gan_jax import losses
 from gan_jax import sharding
+from gan_jax import train_state
 from gan_jax.trainers import gan
 from gan_jax.trainers import loop
 from tests.trainers.test_loop import host_leaves, sigterm_at
@@ -132,6 +133,34 @@ def test_invalid_configs_fail_before_anything_runs():
   config.ema_decay = 1.0
   with pytest.raises(errors.ConfigError, match='ema_decay'):
     gan.validate_config(config)
+  config = dcgan_config.get_config('smoke')
+  config.ema_rampup = -0.05
+  with pytest.raises(errors.ConfigError, match='ema_rampup'):
+    gan.validate_config(config)
+
+
+def test_ema_rampup_shortens_the_half_life_early_in_training():
+  decay = 0.5 ** (1 / 100)                   # a half-life of 100 steps
+  assert train_state.ema_decay_at(10, decay, 0.0) == decay       # off: the configured decay
+  assert train_state.ema_decay_at(10, 0.0, 0.05) == 0.0
+  # ADA: half-life min(100, 0.05 * step) steps, so 0.5 ** (1 / (0.05 * step)) until step 2000.
+  for step, half_life in ((20, 1.0), (200, 10.0), (1999, 99.95), (2000, 100.0), (10**6, 100.0)):
+    np.testing.assert_allclose(float(train_state.ema_decay_at(step, decay, 0.05)),
+                               0.5 ** (1 / half_life), rtol=1e-6)
+  assert float(train_state.ema_decay_at(0, decay, 0.05)) == 0.0  # the EMA starts as G
+  traced = jax.jit(lambda s: train_state.ema_decay_at(s, decay, 0.05))(jnp.asarray(200))
+  np.testing.assert_allclose(float(traced), 0.5 ** 0.1, rtol=1e-6)
+
+
+def test_dg_step_with_ema_rampup_uses_the_ramped_decay():
+  config = dcgan_config.get_config('smoke')
+  config.update(ema_decay=0.999, ema_rampup=0.05)
+  _, state, steps, _ = build(config)
+  state = state.replace(step=jnp.asarray(200, state.step.dtype))   # 200 steps done
+  new, _ = steps['dg'](state, a_batch(), jax.random.key(1))
+  beta = 0.5 ** (1 / (0.05 * 200))
+  chex.assert_trees_all_close(new.g_ema, jax.tree.map(lambda e, p: beta * e + (1 - beta) * p,
+                                                      state.g_ema, new.g_params), atol=1e-6)
 
 
 def run_on_mesh(config, devices, num_steps):

@@ -129,3 +129,46 @@ def test_restore_fills_a_hole_from_the_generator(trained, tmp_path):
   with open(tmp_path / 'out' / 'metrics.json') as f:
     assert json.load(f)['hole_fraction'] == pytest.approx(42 / 256)
   assert (tmp_path / 'out' / 'img_grid.png').exists()
+
+
+def test_inversion_with_noise_returns_the_noise_it_optimised(trained):
+  config, workdir = trained
+  config = _config(config.edit.judge)
+  gen = gan_editing.load_editable(config, workdir)
+  images = np.asarray(jax.random.uniform(jax.random.key(6), (2, 16, 16, 3), minval=-1, maxval=1))
+  noise = gen.noise(config.edit.seed, 2)
+  fixed_latents, fixed_noise = gan_editing.invert_images(gen, images, config, noise)
+  for before, after in zip(noise, fixed_noise, strict=True):   # invert_noise off: untouched
+    np.testing.assert_array_equal(after, before)
+  config.edit.invert_noise = True
+  latents, optimised = gan_editing.invert_images(gen, images, config, noise)
+  assert latents.shape == fixed_latents.shape == (2, gen.num_ws, 8)
+  assert len(optimised) == len(noise)
+  for before, after in zip(noise, optimised):      # changed, and renormalised as the projector does
+    assert after.shape == before.shape and not np.allclose(after, before)
+    np.testing.assert_allclose([float(np.mean(after)), float(np.std(after))], [0.0, 1.0],
+                               atol=1e-3)
+  # restore_arrays renders the inverted latents with the optimised maps, not the fixed ones.
+  generated, _, _ = gan_editing.restore_arrays(gen, images, None, config)
+  np.testing.assert_allclose(generated, gen.renderer('w+')(latents, optimised), atol=1e-5)
+
+
+def test_pivotal_tuning_raises_the_reconstruction_psnr_and_leaves_the_loaded_g_alone(trained):
+  config, workdir = trained
+  config = _config(config.edit.judge)
+  gen = gan_editing.load_editable(config, workdir)
+  original = jax.tree.map(np.array, gen.variables)
+  images = np.asarray(jax.random.uniform(jax.random.key(7), (2, 16, 16, 3), minval=-1, maxval=1))
+  _, _, plain = gan_editing.restore_arrays(gen, images, None, config)
+  config.edit.update(pti_steps=60, pti_lr=1e-2, pti_locality=0.1)
+  _, _, tuned = gan_editing.restore_arrays(gen, images, None, config)
+  assert all(t > p + 0.5 for t, p in zip(tuned['psnr_known_pixels'], plain['psnr_known_pixels'])), (
+      plain, tuned)
+  for a, b in zip(jax.tree.leaves(original), jax.tree.leaves(gen.variables), strict=True):
+    np.testing.assert_array_equal(a, b)
+  for field, value, message in (('pti_lr', 0.0, 'pti_lr'), ('pti_steps', -1, '>= 0'),
+                                ('invert_space', 'z', "'w' or 'w\\+'")):
+    bad = _config(config.edit.judge)
+    bad.edit.update({'pti_steps': 5, field: value})
+    with pytest.raises(errors.ConfigError, match=message):
+      gan_editing.load_editable(bad, workdir)
