@@ -100,6 +100,7 @@ def main(argv):
   latents, noise = gan_editing.invert_images(
       gen, images, config, gan_editing.inversion_noise(gen, config, len(images)))
   invert_seconds = time.perf_counter() - start
+  judged_inputs = judge.predict(images)
   result = dict(workdir=_WORKDIR.value, step=gen.step, judge=config.edit.judge,
                 num_images=len(images), strength=_STRENGTH.value,
                 invert=dict(space=config.edit.invert_space, steps=config.edit.invert_steps,
@@ -108,7 +109,7 @@ def main(argv):
                             seconds_per_image=invert_seconds / len(images)),
                 grid_columns=['input', 'inverted'] + [f'{d.name} (toward the other value)'
                                                       for d in directions],
-                judge_on_inputs={n: judge.predict(images)[:, i].tolist()
+                judge_on_inputs={n: judged_inputs[:, i].tolist()
                                  for i, n in enumerate(judge.attr_names)})
   result['latents'], columns = edit_report(gen, judge, directions, images, latents, noise,
                                            _STRENGTH.value)

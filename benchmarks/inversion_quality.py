@@ -49,9 +49,9 @@ def main(argv):
     start = time.perf_counter()
     latents, noise = gan_editing.invert_images(
         gen, images, config, gan_editing.inversion_noise(gen, config, len(images)))
-    render = gen.renderer(gan_editing.latent_space(latents))
+    space = gan_editing.latent_space(latents)
     tuned = gan_editing.tune_to_images(gen, latents, noise, images, config)
-    recon = np.asarray(tuned.renderer(gan_editing.latent_space(latents))(latents, noise))
+    recon = np.asarray(tuned.renderer(space)(latents, noise))
     elapsed = time.perf_counter() - start
     if i and len(images) == _BATCH.value:
       times.append(elapsed / len(images))
@@ -59,7 +59,7 @@ def main(argv):
     ssims += [float(v) for v in image_pairs.ssim_per_image(recon, images)]
     if tuned is not gen:   # pivotal tuning: also the untuned G's reconstruction of the latents
       latent_only += [float(v) for v in image_pairs.psnr_per_image(
-          np.asarray(render(latents, noise)), images)]
+          np.asarray(gen.renderer(space)(latents, noise)), images)]
     if not shown:
       shown = [images[:8], recon[:8]]
   result = dict(workdir=_WORKDIR.value, step=gen.step, num_images=len(psnrs),

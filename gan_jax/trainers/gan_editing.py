@@ -377,13 +377,17 @@ def tune_to_images(gen: EditableGenerator, latents: np.ndarray, noise, images: n
     z = jax.random.normal(jax.random.key(e.seed + 7), (len(latents), gen.latent_dim))
     random_ws = gen.edit_latents(z)
 
-  @jax.jit
-  def run(params, rest, latents, target, noise, known, random_ws):
-    render = lambda p, x, n: _render(gen.generator, gen.kind, space, {'params': p, **rest}, x, n)
-    return inversion.pivotal_tuning(render, params, latents, target, noise, known, settings,
-                                    random_ws)
-  tuned, history = run(params, rest, jnp.asarray(latents), jnp.asarray(images), noise,
-                       None if known is None else jnp.asarray(known, jnp.float32), random_ws)
+  key = ('pti', space, settings)   # compiled once per generator, space and settings
+  if key not in gen.compiled:
+    def run(params, rest, latents, target, noise, known, random_ws):
+      render = lambda p, x, n: _render(gen.generator, gen.kind, space, {'params': p, **rest}, x,
+                                       n)
+      return inversion.pivotal_tuning(render, params, latents, target, noise, known, settings,
+                                      random_ws)
+    gen.compiled[key] = jax.jit(run)
+  tuned, history = gen.compiled[key](
+      params, rest, jnp.asarray(latents), jnp.asarray(images), noise,
+      None if known is None else jnp.asarray(known, jnp.float32), random_ws)
   logging.info('Pivotal tuning: %d steps, pixel MSE %.4g -> %.4g.', e.pti_steps,
                float(history['mse'][0]), float(history['mse'][-1]))
   return dataclasses.replace(gen, variables={'params': jax.device_get(tuned), **rest})
@@ -391,12 +395,14 @@ def tune_to_images(gen: EditableGenerator, latents: np.ndarray, noise, images: n
 
 def _invert(gen: EditableGenerator, space: str, settings, init, target, noise,
             known=None) -> tuple[np.ndarray, Any]:
-  @jax.jit
-  def run(variables, init, target, noise, known):
-    render = functools.partial(_render, gen.generator, gen.kind, space, variables)
-    return inversion.invert(render, init, target, known, settings=settings,
-                            init_noise=noise)[:2]
-  latents, noise = run(gen.variables, init, target, noise, known)
+  key = ('invert', space, settings)   # compiled once per generator, space and settings
+  if key not in gen.compiled:
+    def run(variables, init, target, noise, known):
+      render = functools.partial(_render, gen.generator, gen.kind, space, variables)
+      return inversion.invert(render, init, target, known, settings=settings,
+                              init_noise=noise)[:2]
+    gen.compiled[key] = jax.jit(run)
+  latents, noise = gen.compiled[key](gen.variables, init, target, noise, known)
   return np.asarray(latents), noise
 
 
