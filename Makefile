@@ -19,4 +19,4 @@ run: env
 	$(PY) main.py --config=configs/stargan.py:synthetic --workdir=$(WORKDIR)
 
 test: env
-	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile tests
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder tests

@@ -6,6 +6,8 @@
       --config.encoder.generator=w/sg_celeba64             # local CelebA, 64 px
   python main.py --config=configs/encoder.py:synthetic --workdir=DIR \\
       --config.encoder.generator=w/sg                      # configs/stylegan.py:synthetic's G
+  python main.py --config=configs/encoder.py:synthetic64 --workdir=DIR \\
+      --config.encoder.generator=w/sg64                    # configs/stylegan.py:synthetic64's G
   python main.py --config=configs/encoder.py:smoke --workdir=DIR \\
       --config.encoder.generator=SMOKE_STYLEGAN            # tests (configs/stylegan.py:smoke)
 
@@ -58,7 +60,7 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
     c.num_steps = 10_000
     c.eval_every = 2000
     c.ckpt_every = 2000
-  elif arg == 'synthetic':
+  elif arg in ('synthetic', 'synthetic64'):
     c.data.update(name='synthetic_faces', image_size=32)
     c.model.update(widths=(32, 64, 128), hidden_dim=256)
     c.optim.lr = 5e-4
@@ -66,6 +68,10 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
     c.eval_every = 1000
     c.sample_every = 500
     c.ckpt_every = 500
+    if arg == 'synthetic64':   # configs/stylegan.py:synthetic64's G (64 px, batch 16 on the CPU)
+      c.data.image_size = 64
+      c.model.widths = (32, 64, 128, 256)
+      c.batch_size = 16
   elif arg == 'smoke':
     c.data.update(**common.smoke_faces())
     c.model.update(widths=(4, 8), hidden_dim=16)
@@ -75,5 +81,5 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
     c.eval.update(num_images=16, batch_size=8)
   elif arg:
     raise ValueError(f'unknown variant {arg!r} of configs/encoder.py: use celeba64, synthetic, '
-                     'smoke or none')
+                     'synthetic64, smoke or none')
   return c

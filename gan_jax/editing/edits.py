@@ -105,7 +105,7 @@ def masked_edit_by_optimization(render: Callable, ws_orig: jax.Array, ws_edit: j
   """A local edit found in latent space: w+ that renders ws_edit's image inside the mask and
   ws_orig's outside (pixel MSE to that composite, started from ws_edit). Returns (w+, images);
   unlike `masked_edit` the outside is only approximately kept, but the result is one latent that
-  can be edited further."""
+  can be edited further. Call it outside jit (it runs `inversion.invert`'s loop of steps)."""
   target = mask * render(ws_edit, noise) + (1 - mask) * render(ws_orig, noise)
   ws, _, _ = inversion.invert(render, ws_edit, target, None, settings, noise)
   return ws, render(ws, noise)

@@ -377,17 +377,14 @@ def tune_to_images(gen: EditableGenerator, latents: np.ndarray, noise, images: n
     z = jax.random.normal(jax.random.key(e.seed + 7), (len(latents), gen.latent_dim))
     random_ws = gen.edit_latents(z)
 
-  key = ('pti', space, settings)   # compiled once per generator, space and settings
+  render = lambda p, x, n: _render(gen.generator, gen.kind, space, {'params': p, **rest}, x, n)
+  key = ('pti', space, settings)   # the step compiles once per generator, space and settings
   if key not in gen.compiled:
-    def run(params, rest, latents, target, noise, known, random_ws):
-      render = lambda p, x, n: _render(gen.generator, gen.kind, space, {'params': p, **rest}, x,
-                                       n)
-      return inversion.pivotal_tuning(render, params, latents, target, noise, known, settings,
-                                      random_ws)
-    gen.compiled[key] = jax.jit(run)
-  tuned, history = gen.compiled[key](
-      params, rest, jnp.asarray(latents), jnp.asarray(images), noise,
-      None if known is None else jnp.asarray(known, jnp.float32), random_ws)
+    gen.compiled[key] = jax.jit(inversion.tuning_step(render, settings))
+  tuned, history = inversion.pivotal_tuning(
+      render, params, jnp.asarray(latents), jnp.asarray(images), noise,
+      None if known is None else jnp.asarray(known, jnp.float32), settings, random_ws,
+      compiled_step=gen.compiled[key])
   logging.info('Pivotal tuning: %d steps, pixel MSE %.4g -> %.4g.', e.pti_steps,
                float(history['mse'][0]), float(history['mse'][-1]))
   return dataclasses.replace(gen, variables={'params': jax.device_get(tuned), **rest})
@@ -395,14 +392,12 @@ def tune_to_images(gen: EditableGenerator, latents: np.ndarray, noise, images: n
 
 def _invert(gen: EditableGenerator, space: str, settings, init, target, noise,
             known=None) -> tuple[np.ndarray, Any]:
-  key = ('invert', space, settings)   # compiled once per generator, space and settings
+  key = ('invert', space, settings)   # the step compiles once per generator, space and settings
   if key not in gen.compiled:
-    def run(variables, init, target, noise, known):
-      render = functools.partial(_render, gen.generator, gen.kind, space, variables)
-      return inversion.invert(render, init, target, known, settings=settings,
-                              init_noise=noise)[:2]
-    gen.compiled[key] = jax.jit(run)
-  latents, noise = gen.compiled[key](gen.variables, init, target, noise, known)
+    gen.compiled[key] = jax.jit(inversion.inversion_step(
+        functools.partial(_render, gen.generator, gen.kind, space), settings))
+  latents, noise, _ = inversion.invert(None, init, target, known, settings, init_noise=noise,
+                                       compiled_step=gen.compiled[key], variables=gen.variables)
   return np.asarray(latents), noise
 
 

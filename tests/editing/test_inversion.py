@@ -1,3 +1,4 @@
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -50,18 +51,55 @@ def test_inverting_a_generated_image_reaches_near_zero_error(generator):
   init = inversion.initial_latent(g, variables, 'w', 2)
   start = float(jnp.mean(inversion.masked_mse(render_w(init, None), target, None)))
   settings = inversion.InversionSettings(steps=400, learning_rate=0.05)
-  w, _, history = jax.jit(lambda i: inversion.invert(render_w, i, target, settings=settings))(init)
+  w, _, history = inversion.invert(render_w, init, target, settings=settings)
   after_w = float(jnp.mean(inversion.masked_mse(render_w(w, None), target, None)))
   assert history['mse'].shape == (400,)
   assert after_w < 1e-3 * start and after_w < 1e-3, (start, after_w)
   render_plus = inversion.stylegan_renderer(g, variables, 'w+')
   w_plus = jnp.broadcast_to(w[:, None], (2, g.num_ws, 8))
   np.testing.assert_allclose(render_plus(w_plus, None), render_w(w, None), atol=1e-6)
-  w_plus, _, _ = jax.jit(lambda i: inversion.invert(
-      render_plus, i, target, settings=inversion.InversionSettings(steps=200,
-                                                                   learning_rate=0.01)))(w_plus)
+  w_plus, _, _ = inversion.invert(
+      render_plus, w_plus, target, settings=inversion.InversionSettings(steps=200,
+                                                                        learning_rate=0.01))
   after_plus = float(jnp.mean(inversion.masked_mse(render_plus(w_plus, None), target, None)))
   assert after_plus < 1e-5, (after_w, after_plus)   # stays at the solution
+
+
+def test_run_steps_equals_a_scan_of_the_step_and_gives_empty_histories_for_no_steps():
+  # The Python loop (fast on XLA:CPU) computes what lax.scan of the same step computes.
+  def step(carry, scale):
+    x, n = carry
+    x = jnp.sin(x) * scale + n
+    return (x, n + 1.0), {'sum': jnp.sum(x), 'first': x[0]}
+  carry = (jnp.linspace(-1.0, 1.0, 5), jnp.zeros(()))
+  (x, n), history = inversion.run_steps(jax.jit(step), carry, 7, 0.9)
+  (x_ref, n_ref), ref = jax.lax.scan(lambda c, _: step(c, 0.9), carry, None, length=7)
+  np.testing.assert_allclose(x, x_ref, rtol=1e-6)
+  assert float(n) == float(n_ref) == 7.0
+  chex.assert_trees_all_close(history, ref, rtol=1e-6)
+  chex.assert_shape(history['sum'], (7,))
+  same, empty = inversion.run_steps(step, carry, 0, 0.9)
+  assert same is carry
+  chex.assert_shape([empty['sum'], empty['first']], [(0,), (0,)])
+
+
+def test_a_compiled_inversion_step_is_reused_across_batches(generator):
+  # What gan_editing does: one jitted step for a generator and settings, called for every
+  # batch, gives the same inversion as a step compiled for the call, and compiles once.
+  g, variables = generator
+  settings = inversion.InversionSettings(steps=15, learning_rate=0.05)
+  render = lambda v, x, n: inversion.stylegan_renderer(g, v, 'w')(x, n)
+  step = jax.jit(inversion.inversion_step(render, settings))
+  for seed in (5, 6):
+    target = g.apply(variables, jax.random.normal(jax.random.key(seed), (2, 8)), train=False)
+    init = inversion.initial_latent(g, variables, 'w', 2)
+    shared, _, history = inversion.invert(None, init, target, None, settings,
+                                          compiled_step=step, variables=variables)
+    own, _, own_history = inversion.invert(inversion.stylegan_renderer(g, variables, 'w'), init,
+                                           target, None, settings)
+    np.testing.assert_allclose(shared, own, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(history['mse'], own_history['mse'], rtol=1e-5)
+  assert step._cache_size() == 1   # pylint: disable=protected-access
 
 
 def test_masked_inversion_ignores_the_unknown_pixels(generator):
@@ -123,8 +161,8 @@ def test_pivotal_tuning_fits_an_image_outside_g_and_locality_limits_the_change(g
                       method=g.mapping_ws)[:, 0]
   before = float(jnp.mean(inversion.masked_mse(render(variables['params'], pivots, None),
                                                target, None)))
-  tune = jax.jit(lambda p, s: inversion.pivotal_tuning(render, p, pivots, target, None, None, s,
-                                                       random_ws), static_argnums=1)
+  tune = lambda p, s: inversion.pivotal_tuning(render, p, pivots, target, None, None, s,
+                                               random_ws)
   free = inversion.PivotalTuningSettings(steps=60, learning_rate=3e-3)
   tuned, history = tune(variables['params'], free)
   assert float(history['mse'][-1]) < 0.5 * before, (before, history['mse'][-1])
