@@ -83,10 +83,10 @@ def run_steps(step: Callable, carry: Any, num_steps: int, *args) -> tuple[Any, d
   holds each metric stacked over the steps, [num_steps] (empty arrays for 0 steps).
 
   A Python loop over the (jitted) step rather than `lax.scan`: XLA:CPU runs convolutions inside
-  a while loop several times slower (jax#12868). Measured on 2 CPU cores, the 64 px StyleGAN of
-  configs/stylegan.py:synthetic64: 0.20 s vs 1.19 s per w+ inversion step (batch 16) and 0.24 s
-  vs 12 s per pivotal-tuning step (batch 8). On GPU/TPU the loop costs one asynchronous dispatch
-  per step. The metrics stay on the device until the caller reads them."""
+  a while loop several times slower (jax#12868). benchmarks/step_loop_speed.py, 2 CPU cores, the
+  64 px StyleGAN of configs/stylegan.py:synthetic64: 0.20 s vs 1.28 s per w+ inversion step
+  (batch 16) and 0.17 s vs 8.0 s per pivotal-tuning step (batch 8). On GPU/TPU the loop costs
+  one asynchronous dispatch per step. The metrics stay on the device until the caller reads them."""
   if num_steps == 0:
     shapes = jax.eval_shape(step, carry, *args)[1]
     return carry, jax.tree.map(lambda m: jnp.zeros((0, *m.shape), m.dtype), shapes)
@@ -188,7 +188,7 @@ def tuning_step(render: Callable[[Any, jax.Array, Any], jax.Array],
       -> ((params, opt_state), {'loss', 'mse'})
   with render(params, latent, noise) -> images; nearby / original_nearby: the locality latents
   and the untuned G's images of them (None when settings.locality_weight is 0)."""
-  tx = optax.adam(settings.learning_rate)
+  tx = _tuning_optimizer(settings)
 
   def loss_fn(p, pivots, target, noise, mask, nearby, original_nearby):
     mse = jnp.mean(masked_mse(render(p, pivots, noise), target, mask))
@@ -204,6 +204,15 @@ def tuning_step(render: Callable[[Any, jax.Array, Any], jax.Array],
     updates, opt_state = tx.update(grads, opt_state, p)
     return (optax.apply_updates(p, updates), opt_state), {'loss': loss, 'mse': mse}
   return step
+
+
+def _tuning_optimizer(settings: PivotalTuningSettings) -> optax.GradientTransformation:
+  return optax.adam(settings.learning_rate)
+
+
+def tuning_start(params: Any, settings: PivotalTuningSettings):
+  """The carry `tuning_step` starts from: (G's params, Adam's state)."""
+  return params, _tuning_optimizer(settings).init(params)
 
 
 def pivotal_tuning(render: Callable[[Any, jax.Array, Any], jax.Array], params: Any,
@@ -226,9 +235,8 @@ def pivotal_tuning(render: Callable[[Any, jax.Array, Any], jax.Array], params: A
     original_nearby = jax.lax.stop_gradient(render(params, nearby, noise))
   if compiled_step is None:
     compiled_step = jax.jit(tuning_step(render, settings))
-  start = (params, optax.adam(settings.learning_rate).init(params))
-  (params, _), history = run_steps(compiled_step, start, settings.steps, pivots, target, noise,
-                                   mask, nearby, original_nearby)
+  (params, _), history = run_steps(compiled_step, tuning_start(params, settings), settings.steps,
+                                   pivots, target, noise, mask, nearby, original_nearby)
   return params, history
 
 
