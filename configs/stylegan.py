@@ -61,7 +61,12 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
     c.num_steps = 20_000
   elif arg == 'cifar10':
     c.data.update(name='class_folders', path='../shared/data/cifar10', image_size=32, attrs=())
-    c.model.update(channel_base=4096, channel_max=256)
+    # StyleGAN2-ADA's CIFAR-10 settings (Karras et al. 2020b, cfg 'cifar'): a 2-layer mapping
+    # network, R1 gamma 0.01 (gamma 10 is for 1024 px), batch 64.
+    c.model.update(channel_base=4096, channel_max=256, mapping_depth=2)
+    c.loss.r1_gamma = 0.01
+    c.batch_size = 64
+    c.ema_decay = 0.5 ** (64 / 10_000)
     c.num_steps = 50_000
   elif arg in ('synthetic', 'synthetic64'):
     c.data.update(name='synthetic_faces', image_size=32)

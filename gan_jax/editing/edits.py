@@ -50,6 +50,22 @@ def layer_mask(direction: directions_lib.Direction, num_ws: int) -> np.ndarray:
   return mask
 
 
+def resolution_layer_ranges(num_ws: int) -> list[tuple[int, int]]:
+  """Every [start, stop) of w+ layers made of whole resolutions, short of all of them.
+
+  A StyleGAN2 synthesis network reads two w+ entries per resolution (the first resolution's conv
+  and toRGB, then each block's two convs; the last toRGB shares the final pair's), so resolution
+  k owns layers 2k and 2k + 1; an odd num_ws gives the last one a range of its own. Example:
+  num_ws=6 -> (0,2) (0,4) (2,4) (2,6) (4,6).
+  """
+  if num_ws < 1:
+    raise ValueError(f'num_ws={num_ws} must be >= 1')
+  cuts = list(range(0, num_ws + 1, 2))
+  if cuts[-1] != num_ws:
+    cuts.append(num_ws)
+  return [(a, b) for i, a in enumerate(cuts) for b in cuts[i + 1:] if (a, b) != (0, num_ws)]
+
+
 def apply_directions(latent: jax.Array, directions: Sequence[directions_lib.Direction],
                      strengths, num_ws: int | None = None,
                      in_scale_units: bool = True) -> jax.Array:

@@ -117,7 +117,7 @@ def load_editable(config, workdir: str, input_npz: str | None = None) -> Editabl
                            config.data.image_size, nets.latent_dim, int(step))
 
 
-def _render_batched(render, latents, noise_seed: int, gen: EditableGenerator,
+def render_batched(render, latents, noise_seed: int, gen: EditableGenerator,
                     batch_size: int = 64) -> np.ndarray:
   """Images of latents [N, ...] in batches of one shape (the last one padded), noise drawn per
   batch from noise_seed + start."""
@@ -178,7 +178,7 @@ def find_directions(config, workdir: str, input: str | None = None, **unused) ->
   found: list[directions_lib.Direction] = []
   if judge is not None:
     logging.info('Labelling %d generated images with the judge %s.', len(latents), e.judge)
-    logits = _judge_logits(judge, _render_batched(gen.renderer('w'), latents, e.seed, gen))
+    logits = _judge_logits(judge, render_batched(gen.renderer('w'), latents, e.seed, gen))
     supervised = [directions_lib.interfacegan_direction(name, latents, logits[:, i], e.fraction,
                                                         layers=layers)
                   for i, name in enumerate(judge.attr_names)]
@@ -218,7 +218,7 @@ def edit_counts(gen: EditableGenerator, judge, direction: directions_lib.Directi
   """Judge's view of editing each latent by +strength (attribute absent) or -strength (present):
   flipped when the attribute reaches the other value, kept = attributes outside its exclusive
   group read as on the unedited image. Noise maps drawn per batch from noise_seed."""
-  render = lambda x: _render_batched(gen.renderer(latent_space(x)), x, noise_seed, gen)
+  render = lambda x: render_batched(gen.renderer(latent_space(x)), x, noise_seed, gen)
   return judged_edit(gen, judge, direction, strength, latents, judged_in, render)[1]
 
 
@@ -261,7 +261,7 @@ def evaluate_directions(config, workdir: str, gen: EditableGenerator, judge,
   e = config.edit
   z = jax.random.normal(jax.random.key(e.seed + 1), (e.num_eval, gen.latent_dim))
   latents = np.asarray(gen.edit_latents(z, e.truncation_psi))
-  judged_in = judge.predict(_render_batched(gen.renderer('w'), latents, e.seed + 1, gen))
+  judged_in = judge.predict(render_batched(gen.renderer('w'), latents, e.seed + 1, gen))
   results, per_attribute = {}, {'transfer': {}, 'preservation': {}}
   for d in supervised:
     rows = []
@@ -300,7 +300,7 @@ def _sweep_grid(gen, direction, latents, strengths, noise_seed) -> np.ndarray:
   columns = []
   for s in strengths:
     edited = np.asarray(edits_lib.apply_directions(latents, [direction], [float(s)], gen.num_ws))
-    columns.append(_render_batched(gen.renderer(latent_space(edited)), edited, noise_seed, gen))
+    columns.append(render_batched(gen.renderer(latent_space(edited)), edited, noise_seed, gen))
   return image_io.make_grid(columns)
 
 

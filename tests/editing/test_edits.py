@@ -28,6 +28,18 @@ def test_parse_edit_spec():
       edits.parse_edit_spec(bad)
 
 
+def test_resolution_layer_ranges(generator):
+  g, _, ws = generator
+  num_ws = ws.shape[1]                   # 16 px: 4, 8, 16 px -> 6 w+ entries, two per resolution
+  assert num_ws == 6
+  assert edits.resolution_layer_ranges(num_ws) == [(0, 2), (0, 4), (2, 4), (2, 6), (4, 6)]
+  odd = edits.resolution_layer_ranges(7)
+  assert (6, 7) in odd and (4, 7) in odd and (0, 7) not in odd and len(odd) == 9
+  assert edits.resolution_layer_ranges(1) == []
+  with pytest.raises(ValueError, match='num_ws'):
+    edits.resolution_layer_ranges(0)
+
+
 def test_apply_directions_closed_form():
   a = directions.Direction('a', np.array([1.0, 0.0, 0.0], np.float32), scale=2.0)
   b = directions.Direction('b', np.array([0.0, 1.0, 0.0], np.float32), scale=0.5)

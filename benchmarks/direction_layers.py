@@ -1,0 +1,99 @@
+"""Which w+ layers carry each attribute: InterFaceGAN directions applied to one layer range at a time.
+
+  python benchmarks/direction_layers.py --config=configs/stylegan.py:synthetic \
+      --workdir=runs/sg32 --judge=runs/cls_synth \
+      --output=benchmarks/results/stylegan_synthetic/direction_layers.json
+
+For every supervised direction of --directions (default: the workdir's --mode=directions file),
+edits --num_samples fresh samples (seed --seed) by +-strength (towards the other value, as
+--mode=directions judges them) on each candidate layer range: all layers, and every range of
+whole resolutions (layers 2k and 2k+1 share one). Reports flipped / kept per range and strength,
+picks the (range, strength) with the best min(flipped, kept) on those samples, and re-judges that
+choice on --num_eval other samples (seed --seed + 1000), so the reported pick is not scored on the
+samples that chose it. --input=G.npz reads an exported generator instead of the workdir's
+checkpoint (the directions file then defaults to WORKDIR/edits/directions.npz all the same).
+"""
+
+import dataclasses
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+import jax
+from ml_collections import config_flags
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from gan_jax import metric_writer  # pylint: disable=wrong-import-position
+from gan_jax.editing import directions as directions_lib  # pylint: disable=wrong-import-position
+from gan_jax.editing import edits as edits_lib  # pylint: disable=wrong-import-position
+from gan_jax.trainers import gan_editing  # pylint: disable=wrong-import-position
+
+config_flags.DEFINE_config_file('config', None, 'The GAN config the generator was trained with.')
+_WORKDIR = flags.DEFINE_string('workdir', None, 'GAN workdir (checkpoint and edits/).')
+_INPUT = flags.DEFINE_string('input', None, 'Optional generator .npz from --mode=export.')
+_JUDGE = flags.DEFINE_string('judge', None, 'Attribute classifier workdir.')
+_DIRECTIONS = flags.DEFINE_string('directions', None, 'Directions .npz (default: the workdir\'s).')
+_NUM = flags.DEFINE_integer('num_samples', 300, 'Samples per (range, strength) to choose on.')
+_NUM_EVAL = flags.DEFINE_integer('num_eval', 500, 'Other samples that judge the chosen pick.')
+_STRENGTHS = flags.DEFINE_list('strengths', ['2', '4', '6', '8'], 'Edit strengths (std units).')
+_SEED = flags.DEFINE_integer('seed', 7, 'Seed of the choosing samples.')
+_OUTPUT = flags.DEFINE_string('output', None, 'Optional JSON file.')
+flags.mark_flags_as_required(['config', 'workdir', 'judge'])
+
+
+def samples(gen, judge, seed: int, num: int):
+  """(w latents [num, W], the judge's 0/1 reading of their images [num, A])."""
+  z = jax.random.normal(jax.random.key(seed), (num, gen.latent_dim))
+  latents = np.asarray(gen.edit_latents(z, 1.0))
+  return latents, judge.predict(gan_editing.render_batched(gen.renderer('w'), latents, seed, gen))
+
+
+def score(gen, judge, direction, strength, latents, judged_in, seed) -> dict:
+  c = gan_editing.edit_counts(gen, judge, direction, strength, latents, judged_in, seed)
+  return dict(flipped=c.transfer_accuracy, kept=c.preservation, changed=c.changed)
+
+
+def main(argv):
+  del argv
+  metric_writer.quiet_library_info_logs()
+  config = flags.FLAGS.config
+  gen = gan_editing.load_editable(config, _WORKDIR.value, _INPUT.value)
+  judge = gan_editing.restore_judge(_JUDGE.value, gen)
+  path = _DIRECTIONS.value or gan_editing.directions_path(config, _WORKDIR.value)
+  directions = [d for d in directions_lib.load_directions(path).values()
+                if d.info.get('method') == 'interfacegan']
+  strengths = [float(s) for s in _STRENGTHS.value]
+  choose = samples(gen, judge, _SEED.value, _NUM.value)
+  held_out = samples(gen, judge, _SEED.value + 1000, _NUM_EVAL.value)
+  result = dict(generator=_INPUT.value or _WORKDIR.value, step=gen.step, judge=_JUDGE.value,
+                num_ws=gen.num_ws, num_samples=_NUM.value, num_eval=_NUM_EVAL.value,
+                directions={})
+  for d in directions:
+    rows = []
+    for layers in [None] + edits_lib.resolution_layer_ranges(gen.num_ws):
+      for s in strengths:
+        rows.append(dict(layers=layers, strength=s, **score(
+            gen, judge, dataclasses.replace(d, layers=layers), s, *choose, _SEED.value)))
+    best = max(rows, key=lambda r: (min(r['flipped'], r['kept']), r['flipped']))
+    pick = dataclasses.replace(d, layers=best['layers'])
+    held = score(gen, judge, pick, best['strength'], *held_out, _SEED.value + 1000)
+    result['directions'][d.name] = dict(train_accuracy=d.info.get('train_accuracy'), sweep=rows,
+                                        pick=dict(layers=best['layers'],
+                                                  strength=best['strength'], **held))
+    table = '  '.join(f'{r["strength"]:g}:{r["flipped"]:.2f}/{r["kept"]:.2f}' for r in rows
+                      if r['layers'] is None)
+    print(f'{d.name:<12} all layers {table}; pick layers {best["layers"]} strength '
+          f'{best["strength"]:g}: held out {held["flipped"]:.3f} flipped / {held["kept"]:.3f} '
+          f'kept', flush=True)
+  if _OUTPUT.value:
+    os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
+    with open(_OUTPUT.value, 'w', encoding='utf-8') as f:
+      json.dump(result, f, indent=2)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,79 @@
+"""What else a single-attribute edit changes, attribute by attribute, in the judge's eyes.
+
+  python benchmarks/edit_side_effects.py --config=configs/stylegan.py:synthetic \
+      --workdir=runs/sg32 --judge=runs/cls_synth --strengths=4,8 \
+      --output=benchmarks/results/stylegan_synthetic/edit_side_effects.json
+
+For every supervised (InterFaceGAN) direction of --directions (default: the workdir's
+--mode=directions file), edits --num_samples fresh samples by +-strength towards the other value
+(as --mode=directions judges them) and reports, for each attribute, the fraction of samples whose
+reading by the judge changed. The "kept" score of --mode=directions is one minus the mean of these
+fractions over the attributes outside the edited one's exclusive group; this table shows which
+of them it loses. --input=G.npz reads an exported generator instead of the workdir's checkpoint.
+"""
+
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+import jax
+from ml_collections import config_flags
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from gan_jax import metric_writer  # pylint: disable=wrong-import-position
+from gan_jax.editing import directions as directions_lib  # pylint: disable=wrong-import-position
+from gan_jax.trainers import gan_editing  # pylint: disable=wrong-import-position
+
+config_flags.DEFINE_config_file('config', None, 'The GAN config the generator was trained with.')
+_WORKDIR = flags.DEFINE_string('workdir', None, 'GAN workdir (checkpoint and edits/).')
+_INPUT = flags.DEFINE_string('input', None, 'Optional generator .npz from --mode=export.')
+_JUDGE = flags.DEFINE_string('judge', None, 'Attribute classifier workdir.')
+_DIRECTIONS = flags.DEFINE_string('directions', None, 'Directions .npz (default: the workdir\'s).')
+_NUM = flags.DEFINE_integer('num_samples', 500, 'Fresh samples edited per direction.')
+_STRENGTHS = flags.DEFINE_list('strengths', ['4', '8'], 'Edit strengths (std units).')
+_SEED = flags.DEFINE_integer('seed', 11, 'Seed of the samples (and their noise maps).')
+_OUTPUT = flags.DEFINE_string('output', None, 'Optional JSON file.')
+flags.mark_flags_as_required(['config', 'workdir', 'judge'])
+
+
+def main(argv):
+  del argv
+  metric_writer.quiet_library_info_logs()
+  config = flags.FLAGS.config
+  gen = gan_editing.load_editable(config, _WORKDIR.value, _INPUT.value)
+  judge = gan_editing.restore_judge(_JUDGE.value, gen)
+  names = list(judge.attr_names)
+  path = _DIRECTIONS.value or gan_editing.directions_path(config, _WORKDIR.value)
+  directions = [d for d in directions_lib.load_directions(path).values()
+                if d.info.get('method') == 'interfacegan']
+  z = jax.random.normal(jax.random.key(_SEED.value), (_NUM.value, gen.latent_dim))
+  latents = np.asarray(gen.edit_latents(z, 1.0))
+  judged_in = judge.predict(gan_editing.render_batched(gen.renderer('w'), latents, _SEED.value,
+                                                       gen))
+  render = lambda x: gan_editing.render_batched(gen.renderer(gan_editing.latent_space(x)), x,
+                                                _SEED.value, gen)
+  result = dict(generator=_INPUT.value or _WORKDIR.value, step=gen.step, judge=_JUDGE.value,
+                num_samples=_NUM.value, attributes=names, edits={})
+  print(f'{"edit":<18}' + ''.join(f'{n[:11]:>12}' for n in names) + '   (fraction of samples '
+        'whose reading changed)')
+  for d in directions:
+    for s in (float(x) for x in _STRENGTHS.value):
+      images, counts = gan_editing.judged_edit(gen, judge, d, s, latents, judged_in, render)
+      changed = (judge.predict(images) != judged_in).mean(axis=0)
+      result['edits'][f'{d.name}@{s:g}'] = dict(
+          direction=d.name, strength=s, flipped=counts.transfer_accuracy,
+          kept=counts.preservation, changed=dict(zip(names, map(float, changed))))
+      print(f'{d.name[:12] + "@" + format(s, "g"):<18}' + ''.join(f'{c:12.2f}' for c in changed),
+            flush=True)
+  if _OUTPUT.value:
+    os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
+    with open(_OUTPUT.value, 'w', encoding='utf-8') as f:
+      json.dump(result, f, indent=2)
+
+
+if __name__ == '__main__':
+  app.run(main)
