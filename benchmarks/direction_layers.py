@@ -21,14 +21,11 @@ import sys
 
 from absl import app
 from absl import flags
-import jax
 from ml_collections import config_flags
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from gan_jax import metric_writer  # pylint: disable=wrong-import-position
-from gan_jax.editing import directions as directions_lib  # pylint: disable=wrong-import-position
 from gan_jax.editing import edits as edits_lib  # pylint: disable=wrong-import-position
 from gan_jax.trainers import gan_editing  # pylint: disable=wrong-import-position
 
@@ -45,13 +42,6 @@ _OUTPUT = flags.DEFINE_string('output', None, 'Optional JSON file.')
 flags.mark_flags_as_required(['config', 'workdir', 'judge'])
 
 
-def samples(gen, judge, seed: int, num: int):
-  """(w latents [num, W], the judge's 0/1 reading of their images [num, A])."""
-  z = jax.random.normal(jax.random.key(seed), (num, gen.latent_dim))
-  latents = np.asarray(gen.edit_latents(z, 1.0))
-  return latents, judge.predict(gan_editing.render_batched(gen.renderer('w'), latents, seed, gen))
-
-
 def score(gen, judge, direction, strength, latents, judged_in, seed) -> dict:
   c = gan_editing.edit_counts(gen, judge, direction, strength, latents, judged_in, seed)
   return dict(flipped=c.transfer_accuracy, kept=c.preservation, changed=c.changed)
@@ -64,11 +54,10 @@ def main(argv):
   gen = gan_editing.load_editable(config, _WORKDIR.value, _INPUT.value)
   judge = gan_editing.restore_judge(_JUDGE.value, gen)
   path = _DIRECTIONS.value or gan_editing.directions_path(config, _WORKDIR.value)
-  directions = [d for d in directions_lib.load_directions(path).values()
-                if d.info.get('method') == 'interfacegan']
+  directions = gan_editing.supervised_directions(path)
   strengths = [float(s) for s in _STRENGTHS.value]
-  choose = samples(gen, judge, _SEED.value, _NUM.value)
-  held_out = samples(gen, judge, _SEED.value + 1000, _NUM_EVAL.value)
+  choose = gan_editing.judged_samples(gen, judge, _SEED.value, _NUM.value)
+  held_out = gan_editing.judged_samples(gen, judge, _SEED.value + 1000, _NUM_EVAL.value)
   result = dict(generator=_INPUT.value or _WORKDIR.value, step=gen.step, judge=_JUDGE.value,
                 num_ws=gen.num_ws, num_samples=_NUM.value, num_eval=_NUM_EVAL.value,
                 directions={})

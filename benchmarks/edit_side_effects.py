@@ -18,14 +18,11 @@ import sys
 
 from absl import app
 from absl import flags
-import jax
 from ml_collections import config_flags
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from gan_jax import metric_writer  # pylint: disable=wrong-import-position
-from gan_jax.editing import directions as directions_lib  # pylint: disable=wrong-import-position
 from gan_jax.trainers import gan_editing  # pylint: disable=wrong-import-position
 
 config_flags.DEFINE_config_file('config', None, 'The GAN config the generator was trained with.')
@@ -48,12 +45,8 @@ def main(argv):
   judge = gan_editing.restore_judge(_JUDGE.value, gen)
   names = list(judge.attr_names)
   path = _DIRECTIONS.value or gan_editing.directions_path(config, _WORKDIR.value)
-  directions = [d for d in directions_lib.load_directions(path).values()
-                if d.info.get('method') == 'interfacegan']
-  z = jax.random.normal(jax.random.key(_SEED.value), (_NUM.value, gen.latent_dim))
-  latents = np.asarray(gen.edit_latents(z, 1.0))
-  judged_in = judge.predict(gan_editing.render_batched(gen.renderer('w'), latents, _SEED.value,
-                                                       gen))
+  directions = gan_editing.supervised_directions(path)
+  latents, judged_in = gan_editing.judged_samples(gen, judge, _SEED.value, _NUM.value)
   render = lambda x: gan_editing.render_batched(gen.renderer(gan_editing.latent_space(x)), x,
                                                 _SEED.value, gen)
   result = dict(generator=_INPUT.value or _WORKDIR.value, step=gen.step, judge=_JUDGE.value,

@@ -255,13 +255,26 @@ def recommended_strength(rows: list[dict]) -> dict:
   return dict(max(rows, key=lambda r: min(r['transfer'], r['preservation'])), meets_90_90=False)
 
 
+def judged_samples(gen: EditableGenerator, judge, seed: int, num: int,
+                   truncation_psi: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+  """num fresh samples of G: (w latents [num, W], the judge's 0/1 reading of their images
+  [num, A]); z and the noise maps are drawn from seed."""
+  z = jax.random.normal(jax.random.key(seed), (num, gen.latent_dim))
+  latents = np.asarray(gen.edit_latents(z, truncation_psi))
+  return latents, judge.predict(render_batched(gen.renderer('w'), latents, seed, gen))
+
+
+def supervised_directions(path: str) -> list[directions_lib.Direction]:
+  """The InterFaceGAN directions (one per attribute, unconditioned) of a directions file."""
+  return [d for d in directions_lib.load_directions(path).values()
+          if d.info.get('method') == 'interfacegan']
+
+
 def evaluate_directions(config, workdir: str, gen: EditableGenerator, judge,
                         supervised: list[directions_lib.Direction]) -> dict:
   """Edit accuracy of each direction over config.edit.eval_strengths on fresh latents."""
   e = config.edit
-  z = jax.random.normal(jax.random.key(e.seed + 1), (e.num_eval, gen.latent_dim))
-  latents = np.asarray(gen.edit_latents(z, e.truncation_psi))
-  judged_in = judge.predict(render_batched(gen.renderer('w'), latents, e.seed + 1, gen))
+  latents, judged_in = judged_samples(gen, judge, e.seed + 1, e.num_eval, e.truncation_psi)
   results, per_attribute = {}, {'transfer': {}, 'preservation': {}}
   for d in supervised:
     rows = []
