@@ -1,4 +1,4 @@
-"""Which w+ layers carry each attribute: InterFaceGAN directions applied to one layer range at a time.
+"""Which w+ layers carry each attribute: each InterFaceGAN direction on one layer range at a time.
 
   python benchmarks/direction_layers.py --config=configs/stylegan.py:synthetic \
       --workdir=runs/sg32 --judge=runs/cls_synth \
@@ -15,31 +15,23 @@ checkpoint (the directions file then defaults to WORKDIR/edits/directions.npz al
 """
 
 import dataclasses
-import json
 import os
 import sys
 
 from absl import app
 from absl import flags
-from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks import edit_setup  # pylint: disable=wrong-import-position
 from gan_jax import metric_writer  # pylint: disable=wrong-import-position
 from gan_jax.editing import edits as edits_lib  # pylint: disable=wrong-import-position
 from gan_jax.trainers import gan_editing  # pylint: disable=wrong-import-position
 
-config_flags.DEFINE_config_file('config', None, 'The GAN config the generator was trained with.')
-_WORKDIR = flags.DEFINE_string('workdir', None, 'GAN workdir (checkpoint and edits/).')
-_INPUT = flags.DEFINE_string('input', None, 'Optional generator .npz from --mode=export.')
-_JUDGE = flags.DEFINE_string('judge', None, 'Attribute classifier workdir.')
-_DIRECTIONS = flags.DEFINE_string('directions', None, 'Directions .npz (default: the workdir\'s).')
 _NUM = flags.DEFINE_integer('num_samples', 300, 'Samples per (range, strength) to choose on.')
 _NUM_EVAL = flags.DEFINE_integer('num_eval', 500, 'Other samples that judge the chosen pick.')
 _STRENGTHS = flags.DEFINE_list('strengths', ['2', '4', '6', '8'], 'Edit strengths (std units).')
 _SEED = flags.DEFINE_integer('seed', 7, 'Seed of the choosing samples.')
-_OUTPUT = flags.DEFINE_string('output', None, 'Optional JSON file.')
-flags.mark_flags_as_required(['config', 'workdir', 'judge'])
 
 
 def score(gen, judge, direction, strength, latents, judged_in, seed) -> dict:
@@ -50,17 +42,12 @@ def score(gen, judge, direction, strength, latents, judged_in, seed) -> dict:
 def main(argv):
   del argv
   metric_writer.quiet_library_info_logs()
-  config = flags.FLAGS.config
-  gen = gan_editing.load_editable(config, _WORKDIR.value, _INPUT.value)
-  judge = gan_editing.restore_judge(_JUDGE.value, gen)
-  path = _DIRECTIONS.value or gan_editing.directions_path(config, _WORKDIR.value)
-  directions = gan_editing.supervised_directions(path)
+  gen, judge, directions = edit_setup.load()
   strengths = [float(s) for s in _STRENGTHS.value]
   choose = gan_editing.judged_samples(gen, judge, _SEED.value, _NUM.value)
   held_out = gan_editing.judged_samples(gen, judge, _SEED.value + 1000, _NUM_EVAL.value)
-  result = dict(generator=_INPUT.value or _WORKDIR.value, step=gen.step, judge=_JUDGE.value,
-                num_ws=gen.num_ws, num_samples=_NUM.value, num_eval=_NUM_EVAL.value,
-                directions={})
+  result = dict(**edit_setup.header(gen), num_ws=gen.num_ws, num_samples=_NUM.value,
+                num_eval=_NUM_EVAL.value, directions={})
   for d in directions:
     rows = []
     for layers in [None] + edits_lib.resolution_layer_ranges(gen.num_ws):
@@ -78,10 +65,7 @@ def main(argv):
     print(f'{d.name:<12} all layers {table}; pick layers {best["layers"]} strength '
           f'{best["strength"]:g}: held out {held["flipped"]:.3f} flipped / {held["kept"]:.3f} '
           f'kept', flush=True)
-  if _OUTPUT.value:
-    os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
-    with open(_OUTPUT.value, 'w', encoding='utf-8') as f:
-      json.dump(result, f, indent=2)
+  edit_setup.write_json(result)
 
 
 if __name__ == '__main__':

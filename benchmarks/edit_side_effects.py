@@ -12,45 +12,32 @@ fractions over the attributes outside the edited one's exclusive group; this tab
 of them it loses. --input=G.npz reads an exported generator instead of the workdir's checkpoint.
 """
 
-import json
 import os
 import sys
 
 from absl import app
 from absl import flags
-from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks import edit_setup  # pylint: disable=wrong-import-position
 from gan_jax import metric_writer  # pylint: disable=wrong-import-position
 from gan_jax.trainers import gan_editing  # pylint: disable=wrong-import-position
 
-config_flags.DEFINE_config_file('config', None, 'The GAN config the generator was trained with.')
-_WORKDIR = flags.DEFINE_string('workdir', None, 'GAN workdir (checkpoint and edits/).')
-_INPUT = flags.DEFINE_string('input', None, 'Optional generator .npz from --mode=export.')
-_JUDGE = flags.DEFINE_string('judge', None, 'Attribute classifier workdir.')
-_DIRECTIONS = flags.DEFINE_string('directions', None, 'Directions .npz (default: the workdir\'s).')
 _NUM = flags.DEFINE_integer('num_samples', 500, 'Fresh samples edited per direction.')
 _STRENGTHS = flags.DEFINE_list('strengths', ['4', '8'], 'Edit strengths (std units).')
 _SEED = flags.DEFINE_integer('seed', 11, 'Seed of the samples (and their noise maps).')
-_OUTPUT = flags.DEFINE_string('output', None, 'Optional JSON file.')
-flags.mark_flags_as_required(['config', 'workdir', 'judge'])
 
 
 def main(argv):
   del argv
   metric_writer.quiet_library_info_logs()
-  config = flags.FLAGS.config
-  gen = gan_editing.load_editable(config, _WORKDIR.value, _INPUT.value)
-  judge = gan_editing.restore_judge(_JUDGE.value, gen)
+  gen, judge, directions = edit_setup.load()
   names = list(judge.attr_names)
-  path = _DIRECTIONS.value or gan_editing.directions_path(config, _WORKDIR.value)
-  directions = gan_editing.supervised_directions(path)
   latents, judged_in = gan_editing.judged_samples(gen, judge, _SEED.value, _NUM.value)
   render = lambda x: gan_editing.render_batched(gen.renderer(gan_editing.latent_space(x)), x,
                                                 _SEED.value, gen)
-  result = dict(generator=_INPUT.value or _WORKDIR.value, step=gen.step, judge=_JUDGE.value,
-                num_samples=_NUM.value, attributes=names, edits={})
+  result = dict(**edit_setup.header(gen), num_samples=_NUM.value, attributes=names, edits={})
   print(f'{"edit":<18}' + ''.join(f'{n[:11]:>12}' for n in names) + '   (fraction of samples '
         'whose reading changed)')
   for d in directions:
@@ -62,10 +49,7 @@ def main(argv):
           kept=counts.preservation, changed=dict(zip(names, map(float, changed))))
       print(f'{d.name[:12] + "@" + format(s, "g"):<18}' + ''.join(f'{c:12.2f}' for c in changed),
             flush=True)
-  if _OUTPUT.value:
-    os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
-    with open(_OUTPUT.value, 'w', encoding='utf-8') as f:
-      json.dump(result, f, indent=2)
+  edit_setup.write_json(result)
 
 
 if __name__ == '__main__':

@@ -36,18 +36,25 @@ mkdir -p "$out" "$logs"
 # Every stage after training gets at most `budget WANT RESERVE` seconds: WANT, or less so that
 # RESERVE seconds are left before DEADLINE (seconds since the start) for the stages after it.
 deadline=${DEADLINE:-560}
-budget() { local t=$((deadline - SECONDS - $2)); (( t > $1 )) && t=$1; (( t < 5 )) && t=5; echo $t; }
+budget() {
+  local t=$((deadline - SECONDS - $2))
+  (( t > $1 )) && t=$1
+  (( t < 5 )) && t=5
+  echo $t
+}
 log() { echo "[$(date +%T) +${SECONDS}s] $*" | tee -a "$logs/timeline.txt"; }
 
 common=(--config.tensorboard=false --config.data_threads=6 --config.log_every=500
         --config.num_steps=10000000 --config.sample_every=2000 --config.ckpt_every=1000)
 speed_repeats=${REPEATS:-20} speed_extra=() invert=(--num_images=32 --batch_size=16)
+eval_every=2000 eval_images=2000   # FID over training of the 32 px run, when JUDGE is set
 if [[ ${DRY:-0} == 1 ]]; then   # a rehearsal on the CPU: tiny networks, few timed steps
   tiny=(--config.model.latent_dim=16 --config.model.w_dim=16 --config.model.mapping_depth=2
         --config.model.channel_base=128 --config.model.channel_max=16)
   common+=("${tiny[@]}" --config.log_every=2 --config.sample_every=4 --config.ckpt_every=4
            --config.batch_size=8)
-  speed_repeats=2 speed_extra=("${tiny[@]}") invert=(--num_images=4 --batch_size=2 --config.edit.invert_steps=3 "${tiny[@]}")
+  speed_repeats=2 speed_extra=("${tiny[@]}") eval_every=4 eval_images=16
+  invert=(--num_images=4 --batch_size=2 --config.edit.invert_steps=3 "${tiny[@]}")
 fi
 
 $PY -c 'import jax, flax, optax, orbax.checkpoint, ml_collections
@@ -64,11 +71,15 @@ train() {  # name config args...
     "${common[@]}" "$@" > "$logs/train_$name.log" 2>&1
   log "train $name: exit $? (124 = stopped by SIGTERM at the time limit, as planned)"
 }
+export_g() {  # name config output: G (EMA) of the run's latest checkpoint, within a budget
+  timeout -k 10 "$4" $PY main.py --config="$2" --workdir="$runs/$1" --mode=export "${common[@]}" \
+    --output="$3" >> "$logs/export.log" 2>&1
+  local rc=$?
+  log "export $1 to ${3##*/}: exit $rc"
+}
 judged=()
-[[ -n $judge ]] && judged=(--config.eval_every=2000 --config.eval.judge="$judge"
-                           --config.eval.num_images=2000)
-[[ ${DRY:-0} == 1 && -n $judge ]] && judged=(--config.eval_every=4 --config.eval.judge="$judge"
-                                             --config.eval.num_images=16)
+[[ -n $judge ]] && judged=(--config.eval_every=$eval_every --config.eval.judge="$judge"
+                           --config.eval.num_images=$eval_images)
 # batch 64 on the GPU for all three (EMA half-life 10k images); the 32 px run is the config's
 # StyleGAN otherwise, the 64 px run its :synthetic64 variant.
 train sg32 configs/stylegan.py:synthetic --config.batch_size=64 --config.ema_decay=0.99557 \
@@ -78,10 +89,7 @@ train sg64 configs/stylegan.py:synthetic64 --config.batch_size=64 --config.ema_d
 export_half() {  # name config: G of the latest checkpoint half way through training
   sleep $((train_s / 2))
   [[ -d $runs/$1 ]] || return
-  log "export $1 (half way)"
-  timeout -k 10 60 $PY main.py --config="$2" --workdir="$runs/$1" --mode=export "${common[@]}" \
-    --output="$runs/$1_half.npz" >> "$logs/export.log" 2>&1
-  log "export $1 (half way): exit $?"
+  export_g "$1" "$2" "$runs/$1_half.npz" 60
 }
 export_half sg32 configs/stylegan.py:synthetic &
 export_half cifar10 configs/stylegan.py:cifar10 &
@@ -93,24 +101,23 @@ for name_config in sg32:configs/stylegan.py:synthetic sg64:configs/stylegan.py:s
                    cifar10:configs/stylegan.py:cifar10; do
   name=${name_config%%:*} config=${name_config#*:}
   [[ -d $runs/$name ]] || continue
-  timeout -k 10 "$(budget 60 120)" $PY main.py --config="$config" --workdir="$runs/$name" \
-    --mode=export "${common[@]}" \
-    --output="$runs/$name.npz" >> "$logs/export.log" 2>&1
-  log "export $name: exit $?"
+  export_g "$name" "$config" "$runs/$name.npz" "$(budget 60 120)"
 done
 # 3. Step speed, alone on the GPU.
 for config in configs/dcgan.py configs/stylegan.py; do
   log "speed $config"
   [[ $config == *dcgan* ]] && want=(60 100) || want=(120 50)
-  timeout -k 10 "$(budget "${want[@]}")" $PY benchmarks/gan_step.py --config=$config --repeats="$speed_repeats" \
+  timeout -k 10 "$(budget "${want[@]}")" $PY benchmarks/gan_step.py --config=$config \
+    --repeats="$speed_repeats" \
     $([[ $config == *stylegan* ]] && echo "${speed_extra[@]}") \
     2>&1 | grep -v '^[IW][0-9]\{4\} ' | tee -a "$logs/speed_gpu_stylegan.txt"
 done
 
 # 4. The 64 px inversion (PSNR and seconds per image on the GPU).
 log "inversion sg64"
-timeout -k 10 "$(budget 120 15)" $PY benchmarks/inversion_quality.py --config=configs/stylegan.py:synthetic64 \
-  --workdir="$runs/sg64" "${invert[@]}" --output="$runs/inversion_sg64/inversion.json" \
+timeout -k 10 "$(budget 120 15)" $PY benchmarks/inversion_quality.py \
+  --config=configs/stylegan.py:synthetic64 --workdir="$runs/sg64" "${invert[@]}" \
+  --output="$runs/inversion_sg64/inversion.json" \
   > "$logs/inversion_sg64.log" 2>&1
 log "inversion sg64: exit $?"
 
@@ -129,6 +136,9 @@ for f in "$runs"/*.npz; do
 done
 log "done"
 ls -la "$out"
-for f in "$logs"/train_*.log; do echo "$f: $(grep -c 'steps_per_s' "$f") log lines"; grep 'steps_per_s' "$f" | tail -n 1 | cut -c1-300; done
+for f in "$logs"/train_*.log; do
+  echo "$f: $(grep -c 'steps_per_s' "$f") log lines"
+  grep 'steps_per_s' "$f" | tail -n 1 | cut -c1-300
+done
 grep -h 'PSNR\|psnr\|per image' "$logs/inversion_sg64.log" | tail -n 5
 cat "$logs/speed_gpu_stylegan.txt"

@@ -118,7 +118,7 @@ def load_editable(config, workdir: str, input_npz: str | None = None) -> Editabl
 
 
 def render_batched(render, latents, noise_seed: int, gen: EditableGenerator,
-                    batch_size: int = 64) -> np.ndarray:
+                   batch_size: int = 64) -> np.ndarray:
   """Images of latents [N, ...] in batches of one shape (the last one padded), noise drawn per
   batch from noise_seed + start."""
   out = []
