@@ -1,4 +1,5 @@
-"""Flags and loading shared by the edit benchmarks (direction_layers.py, edit_side_effects.py):
+"""Flags and loading shared by the edit benchmarks (direction_layers.py, edit_side_effects.py,
+guided_edits.py, judge_consistency.py):
 a trained GAN (workdir checkpoint or --input=G.npz), its judge and its supervised directions."""
 
 import json
@@ -18,12 +19,17 @@ _OUTPUT = flags.DEFINE_string('output', None, 'Optional JSON file.')
 flags.mark_flags_as_required(['config', 'workdir', 'judge'])
 
 
+def load_generator_and_judge():
+  """(G as a gan_editing.EditableGenerator, the judge) of the flags."""
+  gen = gan_editing.load_editable(flags.FLAGS.config, _WORKDIR.value, _INPUT.value)
+  return gen, gan_editing.restore_judge(_JUDGE.value, gen)
+
+
 def load():
   """(G as a gan_editing.EditableGenerator, the judge, the InterFaceGAN directions) of the flags;
   the directions file defaults to WORKDIR/edits/directions.npz (--mode=directions')."""
   config = flags.FLAGS.config
-  gen = gan_editing.load_editable(config, _WORKDIR.value, _INPUT.value)
-  judge = gan_editing.restore_judge(_JUDGE.value, gen)
+  gen, judge = load_generator_and_judge()
   path = _DIRECTIONS.value or gan_editing.directions_path(config, _WORKDIR.value)
   return gen, judge, gan_editing.supervised_directions(path)
 

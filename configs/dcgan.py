@@ -70,6 +70,9 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       directions='',             # directions file ('' = WORKDIR/edits/directions.npz)
       seed=0,
       num_samples=4000,          # latents sampled to find directions (InterFaceGAN, GANSpace)
+      label_noise_draws=4,       # StyleGAN: the judge's logits averaged over this many noise
+                                 # maps per latent (the labels of the directions and the guided
+                                 # edits' latent classifier: what w determines)
       fraction=0.25,             # InterFaceGAN: most confident fraction per side used in the fit
       conditional=True,          # also save each attribute conditioned on all the others
       layers='',                 # 'START,STOP': w+ layers the directions act on ('' = all)
@@ -89,7 +92,19 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       pti_locality=0.0,          # regulariser at this weight (0 = off)
       encoder='',                # encoder workdir (configs/encoder.py): invert from E(x) in w+;
                                  # with invert_steps=0 E(x) is the inversion
-      mask_from_resolution=8))   # masked edits blend features from this resolution on
+      mask_from_resolution=8,    # masked edits blend features from this resolution on
+      method='linear',           # --mode=edit: linear (named directions, strengths in std) |
+                                 # guided (per-sample edits by the latent classifier that keep
+                                 # the other attributes; strengths = target logits)
+      eval_judge='',             # a second classifier workdir that judges the edits of
+                                 # --mode=directions ('' = judge, which also labels)
+      latent_classifier='',      # guided edits' model ('' = WORKDIR/edits/latent_classifier.npz)
+      guided=dict(               # gan_jax.editing.guided (fitted and judged by --mode=directions)
+          num_samples=10000,     # latents labelled by the judge to fit the latent classifier
+          hidden=256, depth=2, fit_steps=3000,
+          steps=100, lr=0.05,    # Adam steps on each latent's offset
+          keep_weight=10.0, distance_weight=0.01,
+          strengths=(1.0, 2.0, 3.0, 4.0, 6.0))))   # judged target logits
 
   if arg == 'cifar10':
     c.data.update(name='class_folders', path='../shared/data/cifar10', image_size=32, attrs=())

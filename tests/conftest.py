@@ -2,12 +2,24 @@
 test exercises the sharded path; tests that need one device build a one-device mesh."""
 
 import os
+import shutil
 import sys
+import tempfile
 
 # Tests compile many tiny programs and run each a few times: XLA's backend optimisation costs
 # more than it saves there (about 25 % of the suite's time). Set before JAX starts its backend.
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_backend_optimization_level=0').strip()
+
+# One JAX persistent compilation cache per test session, made by the first pytest process (the
+# xdist controller) and inherited by the two workers and the main.py subprocesses they start
+# (tests/main_runner.py passes the environment on): a program that several tests compile (a smoke
+# config trained, then resumed; the same model in two files) compiles once. Removed at the end.
+_OWN_CACHE_DIR = None
+if 'PYTEST_XDIST_WORKER' not in os.environ and 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
+  _OWN_CACHE_DIR = tempfile.mkdtemp(prefix='gan_jax_tests_xla_cache_')
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = _OWN_CACHE_DIR
+  os.environ['JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS'] = '0.2'
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -30,24 +42,29 @@ def smoke_judge(tmp_path_factory):
 
 
 # The slowest test files, slowest first (seconds of one worker, summed over the file's tests,
-# `pytest --junitxml` on 2 cores, 2026-11-27; the whole suite is ~1,100 s of work). `make test`
-# runs with --dist loadfile --no-loadscope-reorder, so files are handed out in this order and the
-# short ones fill in at the end: no long file is left running alone while the other worker idles.
+# `pytest --junitxml` on 2 cores, 2026-12-07, an AMD EPYC VM about 1.8x slower than the VM of
+# 2026-11; the whole suite is ~1,950 s of work there). `make test` runs with --dist loadfile
+# --no-loadscope-reorder, so files are handed out in this order and the short ones fill in at the
+# end: no long file is left running alone while the other worker idles.
 SLOW_FILES_FIRST = (
-    'tests/trainers/test_gan.py',                          # 140
-    'tests/trainers/test_stargan_step.py',                 # 100
-    'tests/trainers/test_cyclegan.py',                     # 88
-    'tests/test_main.py',                                  # 62
-    'tests/trainers/test_encoder.py',                      # 62
-    'tests/trainers/test_gan_editing.py',                  # 61
-    'tests/test_finetune.py',                              # 51
-    'tests/trainers/test_loop.py',                         # 49
-    'tests/trainers/test_adain.py',                        # 44
-    'tests/notebooks/test_editing_notebook.py',            # 39
-    'tests/editing/test_inversion.py',                     # 37
-    'tests/notebooks/test_style_transfer_notebook.py',     # 37
-    'tests/style/test_gatys.py',                           # 29
-    'tests/trainers/test_classifier.py',                   # 27
+    'tests/trainers/test_gan.py',                          # 242
+    'tests/trainers/test_stargan_step.py',                 # 208
+    'tests/trainers/test_cyclegan.py',                     # 157
+    'tests/trainers/test_gan_editing.py',                  # 146
+    'tests/trainers/test_encoder.py',                      # 107
+    'tests/trainers/test_adain.py',                        # 87
+    'tests/test_main.py',                                  # 84
+    'tests/notebooks/test_editing_notebook.py',            # 78
+    'tests/test_finetune.py',                              # 69
+    'tests/trainers/test_loop.py',                         # 69
+    'tests/notebooks/test_style_transfer_notebook.py',     # 64
+    'tests/editing/test_inversion.py',                     # 62
+    'tests/style/test_gatys.py',                           # 52
+    'tests/test_tiling.py',                                # 51
+    'tests/trainers/test_classifier.py',                   # 43
+    'tests/metrics/test_inception.py',                     # 42
+    'tests/models/test_layers.py',                         # 39
+    'tests/editing/test_guided.py',                        # 38
     'tests/notebooks/test_stargan_quickstart_notebook.py', # 21
 )
 
@@ -57,3 +74,10 @@ def pytest_collection_modifyitems(config, items):
   del config
   rank = {path: i for i, path in enumerate(SLOW_FILES_FIRST)}
   items.sort(key=lambda item: rank.get(item.nodeid.split('::')[0], len(rank)))
+
+
+def pytest_sessionfinish(session, exitstatus):
+  """Removes the session's compilation cache (in the process that made it)."""
+  del session, exitstatus
+  if _OWN_CACHE_DIR is not None:
+    shutil.rmtree(_OWN_CACHE_DIR, ignore_errors=True)

@@ -109,7 +109,8 @@ def masked_edit(generator, variables, ws_orig: jax.Array, ws_edit: jax.Array, ma
                 noise=None, from_resolution: int = 4) -> jax.Array:
   """A local edit blended in feature space (models.stylegan.Generator.synthesize_masked):
   images [B, S, S, 3] that show ws_edit's change inside mask [B, S, S, 1] (1 = edit) and are
-  exactly ws_orig's image where the mask is 0."""
+  ws_orig's image where the mask is 0 (up to float rounding: the blend renders both halves in
+  one 2B-row batch, which XLA may sum in another order than a B-row render)."""
   return generator.apply(variables, ws_edit, ws_orig, mask, noise, from_resolution,
                          method=generator.synthesize_masked)
 

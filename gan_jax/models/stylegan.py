@@ -186,7 +186,7 @@ class SynthesisNetwork(nn.Module):
     space. ws then holds 2B rows, the edited latents then the original ones (noise likewise);
     from `from_resolution` on, every layer's features and the RGB skip of the edited half are
     mixed back to the original's outside the mask (resized to the layer), so the edit blends
-    into its surroundings and pixels where the mask is 0 equal the original's exactly. Returns
+    into its surroundings and pixels where the mask is 0 equal the original half's. Returns
     the B edited images."""
     res = resolutions(self.image_size)
     layers_noise = list(noise) if noise is not None else [None] * (2 * len(res) - 1)

@@ -12,10 +12,15 @@ outside its exclusive group projected out; the other hair colours stay in), SeFa
 directions (StyleGAN), saves them to workdir/edits/directions.npz, and measures every
 supervised direction's edits over a range of strengths: how often the judge sees the attribute
 flipped and the others kept, and the recommended strength (workdir/edits/directions_eval.json, report.html, strength-sweep grids).
+With config.edit.guided.num_samples > 0 it also fits the latent classifier of the guided edits
+(gan_jax.editing.guided; workdir/edits/latent_classifier.npz) and judges those edits the same way.
+config.edit.eval_judge, when set, judges all the edits instead of the labelling judge.
 
 `edit` inverts --input (or draws config.edit.num_seeds images from config.edit.seed), applies
 the named directions with their strengths (optionally only inside --mask, white = edit), and
-writes the result, a strength-sweep grid per direction and the edit metrics.
+writes the result, a strength-sweep grid per direction and the edit metrics. With
+config.edit.method='guided' the names are attributes and the strengths target logits of the
+latent classifier: each latent gets its own offset that keeps the other attributes.
 
 StyleGAN edits live in w (or w+ after inverting into w+); DCGAN edits in z (no SeFa there).
 """
@@ -40,6 +45,7 @@ from gan_jax import report
 from gan_jax import data as data_lib
 from gan_jax.editing import directions as directions_lib
 from gan_jax.editing import edits as edits_lib
+from gan_jax.editing import guided
 from gan_jax.editing import inversion
 from gan_jax.metrics import attributes as attribute_metrics
 from gan_jax.metrics import image_pairs
@@ -90,8 +96,9 @@ def _render(generator, kind: str, space: str, variables, latent, noise):
   return generator.apply(variables, latent, train=False)
 
 
-def check_inversion_settings(e) -> None:
-  """ConfigError for config.edit inversion settings that cannot work (before anything runs)."""
+def check_edit_settings(e) -> None:
+  """ConfigError for config.edit inversion and edit settings that cannot work (before anything
+  runs)."""
   if e.invert_space not in ('w', 'w+'):
     raise errors.ConfigError(f"config.edit.invert_space={e.invert_space!r}: choose 'w' or 'w+' "
                              '(a DCGAN always inverts z)')
@@ -100,12 +107,30 @@ def check_inversion_settings(e) -> None:
   if e.get('pti_steps', 0) and not e.pti_lr > 0:
     raise errors.ConfigError(f'config.edit.pti_lr={e.pti_lr} must be > 0 with pti_steps > 0 '
                              '(PTI uses 3e-4)')
+  if e.get('label_noise_draws', 1) < 1:
+    raise errors.ConfigError(f'config.edit.label_noise_draws={e.label_noise_draws} must be >= 1 '
+                             '(1 = one image per latent)')
+  if e.get('method', 'linear') not in ('linear', 'guided'):
+    raise errors.ConfigError(f"config.edit.method={e.method!r}: choose 'linear' (directions) "
+                             "or 'guided' (the latent classifier of --mode=directions)")
+  g = e.get('guided')
+  if g is None:
+    return
+  if g.num_samples and g.num_samples < 20:
+    raise errors.ConfigError(f'config.edit.guided.num_samples={g.num_samples}: use 0 (no latent '
+                             'classifier) or >= 20 (10 % are held out to measure it)')
+  if g.steps < 1 or g.fit_steps < 1 or not g.lr > 0 or g.keep_weight < 0 or \
+     g.distance_weight < 0 or not g.strengths or min(g.strengths) <= 0:
+    raise errors.ConfigError(
+        f'config.edit.guided: steps ({g.steps}) and fit_steps ({g.fit_steps}) must be >= 1, lr '
+        f'({g.lr}) > 0, keep_weight ({g.keep_weight}) and distance_weight ({g.distance_weight}) '
+        f'>= 0, strengths ({g.strengths}) positive target logits, e.g. (1, 2, 3, 4, 6)')
 
 
 def load_editable(config, workdir: str, input_npz: str | None = None) -> EditableGenerator:
   """G (EMA weights) of the latest checkpoint of workdir, or of an exported .npz."""
   gan.validate_config(config)
-  check_inversion_settings(config.edit)
+  check_edit_settings(config.edit)
   nets = gan.build_networks(config)
   if input_npz:
     params, stats, step = gan.load_generator(input_npz)
@@ -149,6 +174,17 @@ def _judge_logits(judge, images: np.ndarray, batch_size: int = 256) -> np.ndarra
                          for i in range(0, len(images), batch_size)])
 
 
+def label_logits(gen: EditableGenerator, judge, latents: np.ndarray, noise_seed: int,
+                 draws: int = 1) -> np.ndarray:
+  """The judge's logits [N, A] of G's images of latents [N, W], averaged over `draws` sets of
+  StyleGAN noise maps (seeds noise_seed + 7919 k): the part of the reading that w determines.
+  (A briefly trained G's noise maps alone change the judge's reading of age, glasses or smiles
+  on a fifth of its samples, and a label w cannot see is noise to a boundary fitted in w.)"""
+  render = gen.renderer('w')
+  return np.mean([_judge_logits(judge, render_batched(render, latents, noise_seed + 7919 * k, gen))
+                  for k in range(draws if gen.kind == 'stylegan' else 1)], axis=0)
+
+
 def _parse_layers(text: str, num_ws: int) -> tuple[int, int] | None:
   if not text:
     return None
@@ -172,13 +208,19 @@ def find_directions(config, workdir: str, input: str | None = None, **unused) ->
   e = config.edit
   gen = load_editable(config, workdir, input)
   judge = restore_judge(e.judge, gen)
+  eval_judge = restore_judge(e.eval_judge, gen) if e.eval_judge and judge else judge
+  if judge is not None and tuple(eval_judge.attr_names) != tuple(judge.attr_names):
+    raise errors.ConfigError(f'config.edit.eval_judge={e.eval_judge} reads '
+                             f'{eval_judge.attr_names}, the judge {judge.attr_names}: train both '
+                             'on the same attributes')
   layers = _parse_layers(e.layers, gen.num_ws)
   z = jax.random.normal(jax.random.key(e.seed), (e.num_samples, gen.latent_dim))
   latents = np.asarray(gen.edit_latents(z, e.truncation_psi))
   found: list[directions_lib.Direction] = []
   if judge is not None:
-    logging.info('Labelling %d generated images with the judge %s.', len(latents), e.judge)
-    logits = _judge_logits(judge, render_batched(gen.renderer('w'), latents, e.seed, gen))
+    logging.info('Labelling %d generated latents (x %d noise draws) with the judge %s.',
+                 len(latents), e.label_noise_draws, e.judge)
+    logits = label_logits(gen, judge, latents, e.seed, e.label_noise_draws)
     supervised = [directions_lib.interfacegan_direction(name, latents, logits[:, i], e.fraction,
                                                         layers=layers)
                   for i, name in enumerate(judge.attr_names)]
@@ -203,9 +245,60 @@ def find_directions(config, workdir: str, input: str | None = None, **unused) ->
   logging.info('Saved %d directions to %s: %s', len(found), path, ', '.join(d.name for d in found))
   if judge is None:
     return {'num_directions': len(found)}
-  return evaluate_directions(config, workdir, gen, judge,
+  latent_model = None
+  if e.guided.num_samples:
+    latent_model = fit_latent_model(gen, judge, e)
+    guided.save_latent_classifier(latent_classifier_path(config, workdir), latent_model)
+  return evaluate_directions(config, workdir, gen, eval_judge,
                              [d for d in found if d.info['method'] in ('interfacegan',
-                                                                       'conditional')])
+                                                                       'conditional')],
+                             latent_model)
+
+
+def latent_classifier_path(config, workdir: str) -> str:
+  """config.edit.latent_classifier, or WORKDIR/edits/latent_classifier.npz."""
+  return (config.edit.latent_classifier or
+          os.path.join(workdir, 'edits', 'latent_classifier.npz'))
+
+
+def fit_latent_model(gen: EditableGenerator, judge, e) -> guided.LatentClassifier:
+  """The guided edits' latent classifier: e.guided.num_samples latents (drawn from e.seed + 2,
+  apart from the directions' and the evaluation's samples) and the judge's logits of their
+  images; 10 % held out to report the agreement with the judge."""
+  g = e.guided
+  z = jax.random.normal(jax.random.key(e.seed + 2), (g.num_samples, gen.latent_dim))
+  latents = np.asarray(gen.edit_latents(z, e.truncation_psi))
+  logging.info('Labelling %d generated latents (x %d noise draws) for the latent classifier.',
+               len(latents), e.label_noise_draws)
+  logits = label_logits(gen, judge, latents, e.seed + 2, e.label_noise_draws)
+  model = guided.fit_latent_classifier(latents, logits, judge.attr_names, guided.FitSettings(
+      hidden=g.hidden, depth=g.depth, steps=g.fit_steps, seed=e.seed))
+  logging.info('Latent classifier: held-out agreement with the judge %s',
+               {k: round(v, 3) for k, v in model.info.get('holdout_agreement', {}).items()})
+  return model
+
+
+def guided_settings(e) -> guided.GuidedEditSettings:
+  return guided.GuidedEditSettings(steps=e.guided.steps, learning_rate=e.guided.lr,
+                                   keep_weight=e.guided.keep_weight,
+                                   distance_weight=e.guided.distance_weight)
+
+
+def guided_flip_latents(model: guided.LatentClassifier, attr: str, strength: float,
+                        latents: np.ndarray, judged_in: np.ndarray,
+                        settings: guided.GuidedEditSettings,
+                        layers: tuple[int, int] | None = None, num_ws: int | None = None
+                        ) -> np.ndarray:
+  """Guided edits that flip `attr` on each latent: driven to logit +strength where judged_in
+  [B, A] (columns in model.attr_names) reads it absent, to -strength where present; the
+  attributes outside its exclusive group kept."""
+  i = model.attr_names.index(attr)
+  requests = [guided.edit_request(model.attr_names, [(attr, sign * strength)], len(latents),
+                                  attributes.EXCLUSIVE_GROUPS) for sign in (1.0, -1.0)]
+  absent = (judged_in[:, i] < 0.5)[:, None]
+  push, margin, keep = (np.where(absent, on, off) for on, off in zip(*requests))
+  offsets = guided.guided_offsets(model, latents, push, margin, keep, settings)
+  return np.asarray(guided.apply_offsets(latents, offsets, layers, num_ws))
 
 
 def _attribute_of(direction: directions_lib.Direction) -> str:
@@ -228,17 +321,24 @@ def judged_edit(gen: EditableGenerator, judge, direction: directions_lib.Directi
                 ) -> tuple[np.ndarray, attribute_metrics.TransferCounts]:
   """(edited images, counts) of `edit_counts`, rendering the edited latents with render(latents)
   -> images (e.g. with the noise maps an inversion fitted)."""
-  names = judge.attr_names
-  i = names.index(_attribute_of(direction))
+  i = judge.attr_names.index(_attribute_of(direction))
   signs = np.where(judged_in[:, i] > 0.5, -1.0, 1.0).astype(np.float32)
   edited = np.asarray(edits_lib.apply_directions(latents, [direction], strength * signs[:, None],
                                                  gen.num_ws))
   images = render(edited)
-  judged_out = judge.predict(images)
+  return images, flip_counts(judge, _attribute_of(direction), judged_in, images)
+
+
+def flip_counts(judge, attr: str, judged_in: np.ndarray, images: np.ndarray
+                ) -> attribute_metrics.TransferCounts:
+  """How the judge reads images edited to flip `attr` from judged_in [B, A]: flipped when it
+  reads the other value, kept = attributes outside attr's exclusive group read as before."""
+  names = judge.attr_names
+  i = names.index(attr)
   target = judged_in.copy()
   target[:, i] = 1.0 - judged_in[:, i]
-  return images, attribute_metrics.count_single_transfer(names[i], judged_in, target, judged_in,
-                                                         judged_out, names)
+  return attribute_metrics.count_single_transfer(attr, judged_in, target, judged_in,
+                                                 judge.predict(images), names)
 
 
 def latent_space(latents) -> str:
@@ -271,8 +371,11 @@ def supervised_directions(path: str) -> list[directions_lib.Direction]:
 
 
 def evaluate_directions(config, workdir: str, gen: EditableGenerator, judge,
-                        supervised: list[directions_lib.Direction]) -> dict:
-  """Edit accuracy of each direction over config.edit.eval_strengths on fresh latents."""
+                        supervised: list[directions_lib.Direction],
+                        latent_model: guided.LatentClassifier | None = None) -> dict:
+  """Edit accuracy of each direction over config.edit.eval_strengths, and of the guided edits
+  of each attribute over config.edit.guided.strengths, on the same fresh latents; writes
+  directions_eval.json, report.html and the sweep grids next to the directions file."""
   e = config.edit
   latents, judged_in = judged_samples(gen, judge, e.seed + 1, e.num_eval, e.truncation_psi)
   results, per_attribute = {}, {'transfer': {}, 'preservation': {}}
@@ -280,33 +383,74 @@ def evaluate_directions(config, workdir: str, gen: EditableGenerator, judge,
     rows = []
     for s in e.eval_strengths:
       c = edit_counts(gen, judge, d, float(s), latents, judged_in, e.seed + 1)
-      rows.append(dict(strength=float(s), transfer=c.transfer_accuracy,
-                       preservation=c.preservation, changed=c.changed))
-    best = recommended_strength(rows)
-    results[d.name] = dict(sweep=rows, recommended=best)
-    logging.info('%-28s recommended strength %.1f: flipped %.3f, kept %.3f%s', d.name,
-                 best['strength'], best['transfer'], best['preservation'],
-                 '' if best['meets_90_90'] else ' (below 90/90)')
+      rows.append(_count_row(s, c))
+    results[d.name] = _recommend(d.name, rows)
     if d.info['method'] == 'interfacegan':
-      per_attribute['transfer'][d.name] = best['transfer']
-      per_attribute['preservation'][d.name] = best['preservation']
+      per_attribute['transfer'][d.name] = results[d.name]['recommended']['transfer']
+      per_attribute['preservation'][d.name] = results[d.name]['recommended']['preservation']
   grids = {f'{d.name}: strengths {list(e.sweep)} (rows: samples)': _sweep_grid(
       gen, d, latents[:e.num_grid], e.sweep, e.seed + 1) for d in supervised}
   summary = {'step': gen.step, 'num_eval': e.num_eval, 'judge': e.judge,
-             'directions': results}
+             'eval_judge': e.eval_judge or e.judge, 'directions': results}
+  if latent_model is not None:
+    summary['guided'], guided_grids = evaluate_guided(gen, judge, latent_model, latents,
+                                                      judged_in, e)
+    summary['latent_classifier'] = latent_model.info
+    grids.update(guided_grids)
+    for name, r in summary['guided'].items():
+      per_attribute['transfer'][f'{name} (guided)'] = r['recommended']['transfer']
+      per_attribute['preservation'][f'{name} (guided)'] = r['recommended']['preservation']
   out_dir = os.path.dirname(directions_path(config, workdir))
   _write_json(os.path.join(out_dir, 'directions_eval.json'), summary)
-  flat = {f'{name}/{k}': v for name, r in results.items()
+  flat = {f'{name}/{k}': v for part in ('directions', 'guided')
+          for name, r in summary.get(part, {}).items()
           for k, v in r['recommended'].items() if isinstance(v, (int, float))}
   with open(os.path.join(out_dir, 'report.html'), 'w', encoding='utf-8') as f:
     f.write(report.render(f'Edit directions (G step {gen.step})', {'step': gen.step, **flat},
                           [], grids, per_attribute,
-                          notes=[f'judge: {e.judge}; {e.num_eval} fresh samples; strengths in '
-                                 'std of the latents along each direction']))
+                          notes=[f'judge: {e.eval_judge or e.judge}; {e.num_eval} fresh samples; '
+                                 'directions: strengths in std of the latents along each '
+                                 'direction; guided: strengths are the target logits']))
   for caption, grid in grids.items():
     image_io.save_image(os.path.join(out_dir, 'sweep_' + caption.split(':')[0].replace('|', '_')
-                                     .replace(',', '+') + '.png'), grid)
+                                     .replace(',', '+').replace(' ', '_')
+                                     .replace('(', '').replace(')', '') + '.png'), grid)
   return summary
+
+
+def _count_row(strength: float, c: attribute_metrics.TransferCounts) -> dict:
+  return dict(strength=float(strength), transfer=c.transfer_accuracy,
+              preservation=c.preservation, changed=c.changed)
+
+
+def _recommend(name: str, rows: list[dict]) -> dict:
+  best = recommended_strength(rows)
+  logging.info('%-28s recommended strength %.1f: flipped %.3f, kept %.3f%s', name,
+               best['strength'], best['transfer'], best['preservation'],
+               '' if best['meets_90_90'] else ' (below 90/90)')
+  return dict(sweep=rows, recommended=best)
+
+
+def evaluate_guided(gen: EditableGenerator, judge, model: guided.LatentClassifier,
+                    latents: np.ndarray, judged_in: np.ndarray, e) -> tuple[dict, dict]:
+  """Guided single-attribute edits of latents [N, W] judged as the directions' are: per
+  attribute the sweep over e.guided.strengths and the recommended strength; and a grid per
+  attribute (rows: the first e.num_grid samples; columns: the input, then each strength)."""
+  settings = guided_settings(e)
+  render = lambda x: render_batched(gen.renderer('w'), x, e.seed + 1, gen)
+  inputs = render(latents)[:e.num_grid]    # with the noise maps their edits are rendered with
+  results, grids = {}, {}
+  for attr in model.attr_names:
+    rows, columns = [], [inputs]
+    for s in e.guided.strengths:
+      edited = guided_flip_latents(model, attr, float(s), latents, judged_in, settings)
+      images = render(edited)
+      rows.append(_count_row(s, flip_counts(judge, attr, judged_in, images)))
+      columns.append(images[:e.num_grid])
+    results[attr] = _recommend(f'{attr} (guided)', rows)
+    grids[f'{attr} (guided): input, strengths {list(e.guided.strengths)}'] = \
+        image_io.make_grid(columns)
+  return results, grids
 
 
 def _sweep_grid(gen, direction, latents, strengths, noise_seed) -> np.ndarray:
@@ -485,6 +629,38 @@ def named_edits(spec: str, directions_path: str) -> tuple[list, list[float]]:
   return [available[n] for n, _ in wanted], [s for _, s in wanted]
 
 
+def edit_function(config, workdir: str, spec: str
+                  ) -> Callable[[EditableGenerator, np.ndarray], Callable[[float], jax.Array]]:
+  """--edit and config.edit.method -> make(gen, latents) -> move(scale) -> the edited latents
+  at `scale` x the asked strengths. Loads and checks everything it needs first (ConfigErrors
+  that say what to change).
+
+  linear: latents + sum_k scale * strength_k * direction_k (named directions of the directions
+  file). guided: the offsets of gan_jax.editing.guided, found once at the full strengths (target
+  logits of the latent classifier), scaled along the straight line (scale 1 = the edit), on
+  config.edit.layers ('' = all).
+  """
+  e = config.edit
+  check_edit_settings(e)
+  if e.method == 'linear':
+    chosen, strengths = named_edits(spec, directions_path(config, workdir))
+    return lambda gen, latents: lambda scale: edits_lib.apply_directions(
+        jnp.asarray(latents), chosen, [s * scale for s in strengths], gen.num_ws)
+  try:
+    wanted = edits_lib.parse_edit_spec(spec)
+  except ValueError as err:
+    raise errors.ConfigError(str(err)) from None
+  model = guided.load_latent_classifier(latent_classifier_path(config, workdir))
+  request = guided.edit_request(model.attr_names, wanted, 1, attributes.EXCLUSIVE_GROUPS)
+
+  def make(gen: EditableGenerator, latents: np.ndarray) -> Callable[[float], jax.Array]:
+    layers = _parse_layers(e.layers, gen.num_ws)
+    push, margin, keep = (np.repeat(a, len(latents), axis=0) for a in request)
+    offsets = guided.guided_offsets(model, latents, push, margin, keep, guided_settings(e))
+    return lambda scale: guided.apply_offsets(latents, scale * offsets, layers, gen.num_ws)
+  return make
+
+
 def edit_images(config, workdir: str, input: str | None = None, output: str | None = None,
                 edit: str = '', mask: str | None = None, **unused) -> dict:
   """--mode=edit (see the module docstring). Returns the metrics written to metrics.json."""
@@ -492,7 +668,7 @@ def edit_images(config, workdir: str, input: str | None = None, output: str | No
   if not output or not edit:
     raise errors.ConfigError('--mode=edit needs --edit=NAME:STRENGTH[,...] and --output=FOLDER '
                              '(and --input=IMAGE_OR_FOLDER, or config.edit.seed for samples)')
-  chosen, strengths = named_edits(edit, directions_path(config, workdir))
+  edit_fn = edit_function(config, workdir, edit)
   gen = load_editable(config, workdir)
   metrics: dict[str, Any] = {'edit': edit, 'step': gen.step}
   if input:
@@ -519,10 +695,11 @@ def edit_images(config, workdir: str, input: str | None = None, output: str | No
     m = jnp.broadcast_to(jnp.asarray(load_mask(mask, gen.image_size)),
                          (len(latents), gen.image_size, gen.image_size, 1))
 
+  move = edit_fn(gen, latents)
+
   def render_edit(scale: float) -> np.ndarray:
     """Images with the edits at `scale` x their strengths (inside the mask, if any)."""
-    edited = edits_lib.apply_directions(jnp.asarray(latents), chosen,
-                                        [s * scale for s in strengths], gen.num_ws)
+    edited = move(scale)
     if m is None:
       return np.asarray(gen.renderer(latent_space(edited))(edited, noise))
     return np.asarray(_masked(gen, latents, edited, m, noise, e.mask_from_resolution))

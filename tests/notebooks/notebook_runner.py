@@ -38,12 +38,13 @@ def check_stargan_quickstart(outputs):
 
 
 def check_editing(outputs):
-  """Inversion, slider edit, masked edit and style mixing each showed their pictures (the widgets
+  """Inversion, slider edit, guided edit, masked edit and style mixing each showed their pictures (the widgets
   only record their state headless; the notebook calls the same functions once itself)."""
   assert any('application/vnd.jupyter.widget-view+json' in o.get('data', {}) for o in outputs)
   assert _printed(outputs, r'(sefa0) +sefa') and _printed(outputs, r'\n(Male) +interfacegan')
   assert math.isfinite(float(_printed(outputs, r'inversion PSNR: (\S+) dB')))
   for caption in ('target  |  reconstruction', 'before  |  after: Male +2.00, sefa0 -1.00',
+                  'before  |  guided: Male:+3.0',
                   'before  |  after (masked)', 'A  |  B  |  A with layers 0..2 of B'):
     _printed(outputs, '(' + re.escape(caption) + ')')
   assert float(_printed(outputs, r'max change outside the mask: (\S+);')) < 1e-4

@@ -1,5 +1,6 @@
 """--mode=directions and --mode=edit on a smoke StyleGAN workdir judged by the smoke classifier."""
 
+import dataclasses
 import json
 import os
 
@@ -13,6 +14,7 @@ from gan_jax import attributes
 from gan_jax import errors
 from gan_jax.data import base
 from gan_jax.editing import directions as directions_lib
+from gan_jax.editing import guided
 from gan_jax.trainers import classifier
 from gan_jax.trainers import gan
 from gan_jax.trainers import gan_editing
@@ -25,6 +27,7 @@ def _config(judge):
   c.edit.update(judge=judge, num_samples=64, num_eval=16, eval_strengths=(1.0, 3.0),
                 sweep=(-1.0, 0.0, 1.0), num_grid=2, sefa_num=3, ganspace_num=2, num_seeds=2,
                 invert_steps=10, sweep_columns=3)
+  c.edit.guided.update(num_samples=64, hidden=16, fit_steps=20, steps=10, strengths=(1.0, 3.0))
   return c
 
 
@@ -54,10 +57,103 @@ def test_directions_are_found_saved_and_judged(trained, smoke_judge):
   with open(os.path.join(workdir, 'edits', 'directions_eval.json')) as f:
     written = json.load(f)
   assert written == json.loads(json.dumps(summary))
+  assert written['eval_judge'] == smoke_judge         # no eval_judge: the labelling judge judges
   sweep = written['directions']['Male']['sweep']
   assert [r['strength'] for r in sweep] == [1.0, 3.0]
   assert all(0.0 <= r['transfer'] <= 1.0 and 0.0 <= r['preservation'] <= 1.0 for r in sweep)
   assert os.path.exists(os.path.join(workdir, 'edits', 'report.html'))
+  # the guided edits: a latent classifier fitted to the judge, judged on the same samples
+  model = guided.load_latent_classifier(os.path.join(workdir, 'edits', 'latent_classifier.npz'))
+  assert model.attr_names == attrs and model.info == written['latent_classifier']
+  assert model.info['num_train'] + model.info['num_validation'] + model.info['num_holdout'] == 64
+  assert set(written['guided']) == set(attrs)
+  for rows in (r['sweep'] for r in written['guided'].values()):
+    assert [r['strength'] for r in rows] == [1.0, 3.0]
+    assert all(0.0 <= r['transfer'] <= 1.0 and 0.0 <= r['preservation'] <= 1.0 for r in rows)
+  assert os.path.exists(os.path.join(workdir, 'edits', 'sweep_Male_guided.png'))
+
+
+def test_labels_average_the_judge_over_noise_draws(trained):
+  config, workdir = trained
+  gen = gan_editing.load_editable(config, workdir)
+  judge = classifier.restore(config.edit.judge)
+  latents = np.asarray(gen.edit_latents(jax.random.normal(jax.random.key(4), (6, gen.latent_dim))))
+  one, two = (judge.logits_and_features(gan_editing.render_batched(
+      gen.renderer('w'), latents, seed, gen))[0] for seed in (3, 3 + 7919))
+  np.testing.assert_allclose(gan_editing.label_logits(gen, judge, latents, 3), one, atol=1e-5)
+  np.testing.assert_allclose(gan_editing.label_logits(gen, judge, latents, 3, draws=2),
+                             (one + two) / 2, atol=1e-5)
+
+
+def test_an_eval_judge_must_read_the_same_attributes(trained, monkeypatch, tmp_path):
+  config, workdir = trained
+  config = _config(config.edit.judge)
+  config.edit.update(eval_judge='OTHER', directions=str(tmp_path / 'd.npz'))
+  real = gan_editing.restore_judge
+
+  def restore(path, gen):   # 'OTHER' is the same classifier reading one attribute fewer
+    judge = real(config.edit.judge, gen)
+    return dataclasses.replace(judge, attr_names=judge.attr_names[:-1]) if path == 'OTHER' \
+        else judge
+  monkeypatch.setattr(gan_editing, 'restore_judge', restore)
+  with pytest.raises(errors.ConfigError, match='same attributes'):
+    gan_editing.find_directions(config, workdir)
+  assert not os.path.exists(tmp_path / 'd.npz')       # said before anything was sampled
+
+
+def test_guided_flip_latents_drive_each_latent_to_its_side():
+  # A linear latent classifier (one Dense layer, hand-set): each latent's Male logit must reach
+  # the side opposite to its reading, and the hair colour it turns on drives the others off.
+  names = ('Black_Hair', 'Blond_Hair', 'Male')
+  params = {'Dense_0': {'kernel': np.eye(4, 3, dtype=np.float32), 'bias': np.zeros(3, np.float32)}}
+  model = guided.LatentClassifier(params, np.zeros(4, np.float32), np.ones(4, np.float32), names,
+                                  hidden=1, depth=0)
+  latents = np.asarray(jax.random.normal(jax.random.key(3), (12, 4)))
+  judged_in = (np.asarray(model.logits(latents)) > 0).astype(np.float32)
+  settings = guided.GuidedEditSettings(steps=300, learning_rate=0.1, keep_weight=0.0,
+                                       distance_weight=0.0)   # the drive alone
+  edited = gan_editing.guided_flip_latents(model, 'Male', 2.0, latents, judged_in, settings)
+  male = np.asarray(model.logits(edited))[:, 2]
+  reached = np.where(judged_in[:, 2] > 0.5, male, -male)   # past the margin (Adam overshoots it:
+  assert np.all(reached <= -1.95) and np.all(reached > -3.0), reached   # nothing pulls back)
+  np.testing.assert_allclose(edited[:, :2], latents[:, :2], atol=1e-6)   # nothing else asked
+  blond = gan_editing.guided_flip_latents(model, 'Blond_Hair', 2.0, latents, judged_in, settings)
+  turned_on = judged_in[:, 1] < 0.5
+  assert np.all(blond[turned_on, 0] <= -1.95) and np.all(blond[turned_on, 1] >= 1.95)
+  # on a layer range the offset lands there only
+  ws = gan_editing.guided_flip_latents(model, 'Male', 2.0, latents, judged_in, settings, (1, 3), 4)
+  np.testing.assert_allclose(ws[:, 1], edited, atol=1e-6)
+  np.testing.assert_array_equal(ws[:, 0], latents)
+
+
+def test_guided_edit_cli_keeps_the_outside_of_a_mask(trained, tmp_path):
+  config, workdir = trained
+  if not os.path.exists(os.path.join(workdir, 'edits', 'latent_classifier.npz')):
+    gan_editing.find_directions(config, workdir)
+  mask = np.zeros((16, 16), np.uint8)
+  mask[:8] = 255
+  Image.fromarray(mask).save(tmp_path / 'mask.png')
+  config = _config(config.edit.judge)          # a copy: the module's config stays linear
+  config.edit.method = 'guided'
+  metrics = gan_editing.edit_images(config, workdir, output=str(tmp_path / 'out'),
+                                    edit='Male:+3,Young:-2', mask=str(tmp_path / 'mask.png'))
+  assert metrics['max_change_outside_mask'] < 1e-5
+  assert (tmp_path / 'out' / 'seed0_0_sweep.png').exists()
+  with pytest.raises(errors.ConfigError, match='no attribute'):
+    gan_editing.edit_images(config, workdir, output=str(tmp_path), edit='Bald:+1')
+  config.edit.method = 'nonlinear'
+  with pytest.raises(errors.ConfigError, match="'linear'"):
+    gan_editing.edit_images(config, workdir, output=str(tmp_path), edit='Male:+1')
+  config.edit.method = 'guided'
+  config.edit.latent_classifier = str(tmp_path / 'none.npz')
+  with pytest.raises(errors.InputNotFoundError, match='--mode=directions'):
+    gan_editing.edit_images(config, workdir, output=str(tmp_path), edit='Male:+1')
+  for field, value, message in (('num_samples', 5, '>= 20'), ('strengths', (0.0, 2.0), 'positive'),
+                                ('lr', 0.0, 'lr')):
+    bad = _config(config.edit.judge)
+    bad.edit.guided[field] = value
+    with pytest.raises(errors.ConfigError, match=message):
+      gan_editing.load_editable(bad, workdir)
 
 
 def test_edit_cli_inverts_edits_inside_a_mask_and_reports(trained, tmp_path):
