@@ -26,7 +26,6 @@ import sys
 
 from absl import app
 from absl import flags
-import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -56,20 +55,22 @@ def pick(rows: list[dict]) -> dict:
   return max(rows, key=lambda r: (min(r['flipped'], r['kept']), r['flipped']))
 
 
-def counts(judge, attr, judged_in, images) -> dict:
-  c = gan_editing.flip_counts(judge, attr, judged_in, images)
+def as_row(c) -> dict:
+  """A TransferCounts as a result row."""
   return dict(flipped=c.transfer_accuracy, kept=c.preservation, changed=c.changed)
+
+
+def counts(judge, attr, judged_in, images) -> dict:
+  return as_row(gan_editing.flip_counts(judge, attr, judged_in, images))
 
 
 class Samples:
   """Fresh samples of G, each judge's reading of them, and a renderer with their noise maps."""
 
   def __init__(self, gen, judges, seed, num):
-    z = jax.random.normal(jax.random.key(seed), (num, gen.latent_dim))
-    self.latents = np.asarray(gen.edit_latents(z))     # as gan_editing.judged_samples draws them
+    self.latents, images = gan_editing.fresh_samples(gen, seed, num)
     self.render = lambda x: gan_editing.render_batched(gen.renderer(gan_editing.latent_space(x)),
                                                        x, seed, gen)
-    images = self.render(self.latents)
     self.judged = [j.predict(images) for j in judges]
 
 
@@ -101,11 +102,10 @@ def main(argv):
     return samples.render(gan_editing.guided_flip_latents(
         model, attr, s, samples.latents, judged_in, settings, layers, gen.num_ws))
 
-  def linear_edit(samples, attr, s, judged_in):
-    i = judge.attr_names.index(attr)
-    signs = np.where(judged_in[:, i] > 0.5, -1.0, 1.0)[:, None]
-    return samples.render(np.asarray(edits_lib.apply_directions(
-        samples.latents, [by_name[attr]], s * signs, gen.num_ws)))
+  def linear_counts(samples, attr, s, j, judged_in):
+    """Counts of judge j for the linear direction at strength s, flipping j's reading."""
+    return as_row(gan_editing.judged_edit(gen, j, by_name[attr], s, samples.latents, judged_in,
+                                          samples.render)[1])
 
   def random_move(samples, attr, g, judged_in):
     """What the judge reads after moving each latent (on all layers) as far as its guided offset
@@ -135,9 +135,9 @@ def main(argv):
         judge, attr, choose.judged[0],
         guided_edit(choose, attr, float(s), keep, layers, choose.judged[0])))
              for layers in ranges[1:] for s in _STRENGTHS.value]
-    linear_rows = [dict(strength=float(s), **counts(judge, attr, choose.judged[0], linear_edit(
-        choose, attr, float(s), choose.judged[0]))) for s in _LINEAR.value] \
-        if attr in by_name else []
+    linear_rows = [dict(strength=float(s), **linear_counts(choose, attr, float(s), judge,
+                                                           choose.judged[0]))
+                   for s in _LINEAR.value] if attr in by_name else []
     g, l = pick(rows), (pick(linear_rows) if linear_rows else None)
     entry = dict(guided_sweep=rows, linear_sweep=linear_rows,
                  guided_pick=dict(keep_weight=g['keep_weight'], layers=g['layers'],
@@ -148,8 +148,8 @@ def main(argv):
       entry['guided_pick']['held_out'][name] = counts(j, attr, judged_in, guided_edit(
           held, attr, g['strength'], g['keep_weight'], g['layers'], judged_in))
       if l:
-        entry['linear_pick']['held_out'][name] = counts(j, attr, judged_in, linear_edit(
-            held, attr, l['strength'], judged_in))
+        entry['linear_pick']['held_out'][name] = linear_counts(held, attr, l['strength'], j,
+                                                               judged_in)
     entry['random_same_size'] = random_move(held, attr, g, held.judged[0])
     result['attributes'][attr] = entry
     line = [f'{attr:<11} guided (keep {g["keep_weight"]:g}, layers {g["layers"]}, '

@@ -355,13 +355,20 @@ def recommended_strength(rows: list[dict]) -> dict:
   return dict(max(rows, key=lambda r: min(r['transfer'], r['preservation'])), meets_90_90=False)
 
 
-def judged_samples(gen: EditableGenerator, judge, seed: int, num: int,
-                   truncation_psi: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-  """num fresh samples of G: (w latents [num, W], the judge's 0/1 reading of their images
-  [num, A]); z and the noise maps are drawn from seed."""
+def fresh_samples(gen: EditableGenerator, seed: int, num: int, truncation_psi: float = 1.0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+  """num fresh samples of G: (w latents [num, W], their images [num, S, S, 3] in [-1, 1]); z
+  and the noise maps (render_batched's, so edits rendered with seed share them) from seed."""
   z = jax.random.normal(jax.random.key(seed), (num, gen.latent_dim))
   latents = np.asarray(gen.edit_latents(z, truncation_psi))
-  return latents, judge.predict(render_batched(gen.renderer('w'), latents, seed, gen))
+  return latents, render_batched(gen.renderer('w'), latents, seed, gen)
+
+
+def judged_samples(gen: EditableGenerator, judge, seed: int, num: int,
+                   truncation_psi: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+  """`fresh_samples`' latents [num, W] and the judge's 0/1 reading of their images [num, A]."""
+  latents, images = fresh_samples(gen, seed, num, truncation_psi)
+  return latents, judge.predict(images)
 
 
 def supervised_directions(path: str) -> list[directions_lib.Direction]:
@@ -377,7 +384,8 @@ def evaluate_directions(config, workdir: str, gen: EditableGenerator, judge,
   of each attribute over config.edit.guided.strengths, on the same fresh latents; writes
   directions_eval.json, report.html and the sweep grids next to the directions file."""
   e = config.edit
-  latents, judged_in = judged_samples(gen, judge, e.seed + 1, e.num_eval, e.truncation_psi)
+  latents, images = fresh_samples(gen, e.seed + 1, e.num_eval, e.truncation_psi)
+  judged_in = judge.predict(images)
   results, per_attribute = {}, {'transfer': {}, 'preservation': {}}
   for d in supervised:
     rows = []
@@ -394,7 +402,7 @@ def evaluate_directions(config, workdir: str, gen: EditableGenerator, judge,
              'eval_judge': e.eval_judge or e.judge, 'directions': results}
   if latent_model is not None:
     summary['guided'], guided_grids = evaluate_guided(gen, judge, latent_model, latents,
-                                                      judged_in, e)
+                                                      judged_in, images[:e.num_grid], e)
     summary['latent_classifier'] = latent_model.info
     grids.update(guided_grids)
     for name, r in summary['guided'].items():
@@ -432,13 +440,14 @@ def _recommend(name: str, rows: list[dict]) -> dict:
 
 
 def evaluate_guided(gen: EditableGenerator, judge, model: guided.LatentClassifier,
-                    latents: np.ndarray, judged_in: np.ndarray, e) -> tuple[dict, dict]:
-  """Guided single-attribute edits of latents [N, W] judged as the directions' are: per
-  attribute the sweep over e.guided.strengths and the recommended strength; and a grid per
-  attribute (rows: the first e.num_grid samples; columns: the input, then each strength)."""
+                    latents: np.ndarray, judged_in: np.ndarray, inputs: np.ndarray, e
+                    ) -> tuple[dict, dict]:
+  """Guided single-attribute edits of latents [N, W] (fresh_samples of e.seed + 1) judged as
+  the directions' are: per attribute the sweep over e.guided.strengths and the recommended
+  strength; and a grid per attribute (rows: inputs [G, S, S, 3], the images of the first G
+  latents; columns: the input, then each strength)."""
   settings = guided_settings(e)
   render = lambda x: render_batched(gen.renderer('w'), x, e.seed + 1, gen)
-  inputs = render(latents)[:e.num_grid]    # with the noise maps their edits are rendered with
   results, grids = {}, {}
   for attr in model.attr_names:
     rows, columns = [], [inputs]
@@ -446,7 +455,7 @@ def evaluate_guided(gen: EditableGenerator, judge, model: guided.LatentClassifie
       edited = guided_flip_latents(model, attr, float(s), latents, judged_in, settings)
       images = render(edited)
       rows.append(_count_row(s, flip_counts(judge, attr, judged_in, images)))
-      columns.append(images[:e.num_grid])
+      columns.append(images[:len(inputs)])
     results[attr] = _recommend(f'{attr} (guided)', rows)
     grids[f'{attr} (guided): input, strengths {list(e.guided.strengths)}'] = \
         image_io.make_grid(columns)
