@@ -6,10 +6,11 @@ import shutil
 import sys
 import tempfile
 
-# Tests compile many tiny programs and run each a few times: XLA's backend optimisation costs
-# more than it saves there (about 25 % of the suite's time). Set before JAX starts its backend.
-os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
-                           ' --xla_backend_optimization_level=0').strip()
+from tests.main_runner import TEST_XLA_FLAGS
+
+# Tests compile many tiny programs and run each a few times: XLA's optimisations cost more than
+# they save there (see TEST_XLA_FLAGS). Set before JAX starts its backend.
+os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') + ' ' + TEST_XLA_FLAGS).strip()
 
 # One JAX persistent compilation cache per test session, made by the first pytest process (the
 # xdist controller) and inherited by the two workers and the main.py subprocesses they start
@@ -42,30 +43,34 @@ def smoke_judge(tmp_path_factory):
 
 
 # The slowest test files, slowest first (seconds of one worker, summed over the file's tests,
-# `pytest --junitxml` on 2 cores, 2026-12-07, an AMD EPYC VM about 1.8x slower than the VM of
-# 2026-11; the whole suite is ~1,950 s of work there). `make test` runs with --dist loadfile
-# --no-loadscope-reorder, so files are handed out in this order and the short ones fill in at the
-# end: no long file is left running alone while the other worker idles.
+# `pytest --junitxml` on 2 cores of an AMD EPYC VM, 2026-12-07, with TEST_XLA_FLAGS; the whole
+# suite is ~1,130 s of work there). `make test` runs with --dist loadfile --no-loadscope-reorder,
+# so files are handed out in this order and the short ones fill in at the end: no long file is
+# left running alone while the other worker idles.
 SLOW_FILES_FIRST = (
-    'tests/trainers/test_gan.py',                          # 242
-    'tests/trainers/test_stargan_step.py',                 # 208
-    'tests/trainers/test_cyclegan.py',                     # 157
-    'tests/trainers/test_gan_editing.py',                  # 146
-    'tests/trainers/test_encoder.py',                      # 107
-    'tests/trainers/test_adain.py',                        # 87
-    'tests/test_main.py',                                  # 84
-    'tests/notebooks/test_editing_notebook.py',            # 78
-    'tests/test_finetune.py',                              # 69
-    'tests/trainers/test_loop.py',                         # 69
-    'tests/notebooks/test_style_transfer_notebook.py',     # 64
-    'tests/editing/test_inversion.py',                     # 62
-    'tests/style/test_gatys.py',                           # 52
-    'tests/test_tiling.py',                                # 51
-    'tests/trainers/test_classifier.py',                   # 43
-    'tests/metrics/test_inception.py',                     # 42
-    'tests/models/test_layers.py',                         # 39
-    'tests/editing/test_guided.py',                        # 38
-    'tests/notebooks/test_stargan_quickstart_notebook.py', # 21
+    'tests/trainers/test_gan.py',                          # 126
+    'tests/trainers/test_cyclegan.py',                     # 112
+    'tests/trainers/test_gan_editing.py',                  # 77
+    'tests/trainers/test_stargan_step.py',                 # 75
+    'tests/trainers/test_encoder.py',                      # 70
+    'tests/test_main.py',                                  # 53
+    'tests/trainers/test_adain.py',                        # 44
+    'tests/notebooks/test_style_transfer_notebook.py',     # 43
+    'tests/notebooks/test_editing_notebook.py',            # 42
+    'tests/test_finetune.py',                              # 39
+    'tests/metrics/test_inception.py',                     # 38
+    'tests/editing/test_inversion.py',                     # 34
+    'tests/trainers/test_loop.py',                         # 31
+    'tests/test_tiling.py',                                # 29
+    'tests/editing/test_guided.py',                        # 26
+    'tests/style/test_gatys.py',                           # 25
+    'tests/trainers/test_classifier.py',                   # 24
+    'tests/models/test_layers.py',                         # 23
+    'tests/trainers/test_gatys_cli.py',                    # 17
+    'tests/style/test_vgg_weights.py',                     # 17
+    'tests/trainers/test_vae.py',                          # 16
+    'tests/models/test_dcgan.py',                          # 16
+    'tests/notebooks/test_stargan_quickstart_notebook.py', # 12
 )
 
 

@@ -28,3 +28,5 @@ def test_the_session_compilation_cache_reaches_jax_and_main_subprocesses(monkeyp
   main_runner.run_main('--help', devices=2)
   assert seen['JAX_COMPILATION_CACHE_DIR'] == cache_dir
   assert '--xla_force_host_platform_device_count=2' in seen['XLA_FLAGS']
+  assert main_runner.TEST_XLA_FLAGS in seen['XLA_FLAGS']
+  assert main_runner.TEST_XLA_FLAGS in os.environ['XLA_FLAGS']

@@ -12,6 +12,8 @@ import re
 import nbclient
 import nbformat
 
+from tests.main_runner import TEST_XLA_FLAGS
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NOTEBOOKS = sorted(f for f in os.listdir(os.path.join(ROOT, 'notebooks')) if f.endswith('.ipynb'))
 
@@ -83,9 +85,9 @@ def execute(name: str, tmp_path, monkeypatch) -> list:
   outputs after checking that none is an error and that the notebook showed pictures."""
   monkeypatch.setenv('GAN_JAX_NOTEBOOK_SMOKE', '1')
   monkeypatch.setenv('GAN_JAX_NOTEBOOK_WORKDIR', str(tmp_path / 'workdir'))
-  # The kernel compiles at the suite's XLA level (see conftest: faster for tiny programs) and
-  # gets no other flags from the environment.
-  monkeypatch.setenv('XLA_FLAGS', '--xla_backend_optimization_level=0')
+  # The kernel compiles with the suite's XLA options (faster for tiny programs) and gets no
+  # other flags from the environment.
+  monkeypatch.setenv('XLA_FLAGS', TEST_XLA_FLAGS)
   with open(os.path.join(ROOT, 'notebooks', name)) as f:
     notebook = nbformat.read(f, as_version=4)
   client = nbclient.NotebookClient(notebook, timeout=300, kernel_name='python3',
