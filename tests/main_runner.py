@@ -10,9 +10,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # main.py subprocesses, notebook kernels). The tests compile hundreds of tiny programs and run
 # each a few times, so compile time is most of the suite. Without LLVM's optimisation and
 # expensive passes, and with XLA:CPU's older loop emitters instead of its MLIR fusion emitters,
-# tests/trainers/test_gan.py alone runs in 109 s instead of 157 s (level 0 only), and the whole
-# suite's work falls from ~1,950 s to ~1,130-1,250 s (2 cores of an AMD EPYC VM, 2026-12-07). Results
-# differ from the default build only by float rounding.
+# tests/trainers/test_gan.py alone runs in 109 s instead of 157 s (level 0 only), and the
+# whole suite's work falls from ~1,950 s to ~1,130-1,250 s (2 cores of an AMD EPYC VM,
+# 2026-12-07). Results differ from the default build only by float rounding.
 TEST_XLA_FLAGS = ('--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true '
                   '--xla_cpu_use_fusion_emitters=false')
 
