@@ -5,12 +5,13 @@ edits' latent classifier?
       --workdir=runs/sg32 --judge=runs/cls_synth \
       --output=benchmarks/results/stylegan_synthetic_guided/label_noise_draws.json
 
-The latent classifier of --mode=directions (gan_editing.fit_latent_model: the same latents, seed
-config.edit.seed + 2, the same fit settings) is fitted once for every count in --draws, its labels
-being the judge's logits averaged over the first `count` noise draws (the draws
-gan_editing.label_logits uses). Each model's own report (info['holdout_agreement']) compares it
-with labels made like its own, which favours no one only if the labels are equally noisy; so
-all models are also scored on the same held-out latents (the fit's last 10 %) against
+The latent classifier of --mode=directions (gan_editing.fit_latent_model: the same latents,
+gan_editing.latent_model_samples, and fit settings) is fitted once for every count in --draws,
+its labels being the judge's logits averaged over the first `count` noise draws (the draws
+gan_editing.label_logits uses; --config.edit.guided.num_samples sets how many latents). Each
+model's own report (info['holdout_agreement']) compares it with labels made like its own, which
+favours no one only if the labels are equally noisy; so all models are also scored on the same
+held-out latents (the fit's last 10 %) against
 * the judge averaged over --reference_draws other noise draws (what w determines), and
 * the judge under one more noise draw (what an edit's evaluation sees).
 """
@@ -20,7 +21,6 @@ import sys
 
 from absl import app
 from absl import flags
-import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -33,10 +33,6 @@ from gan_jax.trainers import gan_editing  # pylint: disable=wrong-import-positio
 _DRAWS = flags.DEFINE_list('draws', ['1', '4'], 'Label noise-draw counts to compare.')
 _REFERENCE = flags.DEFINE_integer('reference_draws', 8,
                                   'Other noise draws averaged for the reference reading.')
-_NUM = flags.DEFINE_integer('num_samples', None,
-                            'Latents to fit on (default: config.edit.guided.num_samples).')
-
-NOISE_STRIDE = 7919   # gan_editing.label_logits: draw k uses noise seed + 7919 k
 
 
 def agreement(logits: np.ndarray, reference: np.ndarray, names: list[str]) -> dict:
@@ -44,11 +40,14 @@ def agreement(logits: np.ndarray, reference: np.ndarray, names: list[str]) -> di
   return {n: float(v) for n, v in zip(names, np.mean((logits > 0) == (reference > 0), axis=0))}
 
 
+def shown(shares: dict) -> str:
+  return ', '.join(f'{n} {v:.3f}' for n, v in shares.items())
+
+
 def main(argv):
   del argv
   metric_writer.quiet_library_info_logs()
-  config = flags.FLAGS.config
-  e, g = config.edit, config.edit.guided
+  e = flags.FLAGS.config.edit
   gen, judge = edit_setup.load_generator_and_judge()
   if gen.kind != 'stylegan':
     raise app.UsageError('only a StyleGAN has noise maps to average over')
@@ -56,16 +55,14 @@ def main(argv):
   counts = sorted({int(d) for d in _DRAWS.value})
   if counts[0] < 1:
     raise app.UsageError(f'--draws {counts}: counts must be >= 1')
-  num = _NUM.value or g.num_samples
-  z = jax.random.normal(jax.random.key(e.seed + 2), (num, gen.latent_dim))
-  latents = np.asarray(gen.edit_latents(z, e.truncation_psi))
-  seed = e.seed + 2
-  per_draw = [gan_editing.label_logits(gen, judge, latents, seed + NOISE_STRIDE * k)
+  latents, seed = gan_editing.latent_model_samples(gen, e)
+  draw_seed = lambda k: seed + gan_editing.LABEL_NOISE_SEED_STRIDE * k   # label_logits' draw k
+  per_draw = [gan_editing.label_logits(gen, judge, latents, draw_seed(k))
               for k in range(counts[-1])]
-  settings = guided.FitSettings(hidden=g.hidden, depth=g.depth, steps=g.fit_steps, seed=e.seed)
-  n_hold = int(round(num * settings.holdout))
+  settings = gan_editing.latent_fit_settings(e)
+  num, n_hold = len(latents), int(round(len(latents) * settings.holdout))
   held = latents[num - n_hold:]
-  other = [gan_editing.label_logits(gen, judge, held, seed + NOISE_STRIDE * (counts[-1] + k))
+  other = [gan_editing.label_logits(gen, judge, held, draw_seed(counts[-1] + k))
            for k in range(_REFERENCE.value + 1)]
   reference, one_draw = np.mean(other[:-1], axis=0), other[-1]   # apart from each other
   result = dict(**edit_setup.header(gen), num_samples=num, held_out=n_hold,
@@ -81,13 +78,10 @@ def main(argv):
         own_holdout_agreement=model.info.get('holdout_agreement'),
         vs_reference=agreement(predicted, reference, names),
         vs_one_other_draw=agreement(predicted, one_draw, names))
-    print(f'draws {count}: vs {_REFERENCE.value}-draw reference ' + ', '.join(
-        f'{n} {v:.3f}' for n, v in result['models'][str(count)]['vs_reference'].items()) +
-          ' | vs one other draw ' + ', '.join(
-              f'{n} {v:.3f}' for n, v in result['models'][str(count)]['vs_one_other_draw'].items()),
-          flush=True)
-  print('one draw vs the reference: ' + ', '.join(
-      f'{n} {v:.3f}' for n, v in result['single_draw_vs_reference'].items()))
+    row = result['models'][str(count)]
+    print(f'draws {count}: vs {_REFERENCE.value}-draw reference {shown(row["vs_reference"])} | '
+          f'vs one other draw {shown(row["vs_one_other_draw"])}', flush=True)
+  print(f'one draw vs the reference: {shown(result["single_draw_vs_reference"])}')
   edit_setup.write_json(result)
 
 

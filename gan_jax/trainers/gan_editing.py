@@ -174,14 +174,19 @@ def _judge_logits(judge, images: np.ndarray, batch_size: int = 256) -> np.ndarra
                          for i in range(0, len(images), batch_size)])
 
 
+LABEL_NOISE_SEED_STRIDE = 7919   # label_logits' draw k renders with noise maps of seed + 7919 k
+
+
 def label_logits(gen: EditableGenerator, judge, latents: np.ndarray, noise_seed: int,
                  draws: int = 1) -> np.ndarray:
   """The judge's logits [N, A] of G's images of latents [N, W], averaged over `draws` sets of
-  StyleGAN noise maps (seeds noise_seed + 7919 k): the part of the reading that w determines.
+  StyleGAN noise maps (seeds noise_seed + LABEL_NOISE_SEED_STRIDE k): the part of the reading
+  that w determines.
   (A briefly trained G's noise maps alone change the judge's reading of age, glasses or smiles
   on a fifth of its samples, and a label w cannot see is noise to a boundary fitted in w.)"""
   render = gen.renderer('w')
-  return np.mean([_judge_logits(judge, render_batched(render, latents, noise_seed + 7919 * k, gen))
+  return np.mean([_judge_logits(judge, render_batched(
+      render, latents, noise_seed + LABEL_NOISE_SEED_STRIDE * k, gen))
                   for k in range(draws if gen.kind == 'stylegan' else 1)], axis=0)
 
 
@@ -261,18 +266,28 @@ def latent_classifier_path(config, workdir: str) -> str:
           os.path.join(workdir, 'edits', 'latent_classifier.npz'))
 
 
-def fit_latent_model(gen: EditableGenerator, judge, e) -> guided.LatentClassifier:
-  """The guided edits' latent classifier: e.guided.num_samples latents (drawn from e.seed + 2,
-  apart from the directions' and the evaluation's samples) and the judge's logits of their
-  images; 10 % held out to report the agreement with the judge."""
+def latent_model_samples(gen: EditableGenerator, e) -> tuple[np.ndarray, int]:
+  """(latents [e.guided.num_samples, W], seed): what the latent classifier is fitted on, w of z
+  drawn from seed = e.seed + 2 (apart from the directions' and the evaluation's samples); their
+  labels render with noise maps from the same seed."""
+  seed = e.seed + 2
+  z = jax.random.normal(jax.random.key(seed), (e.guided.num_samples, gen.latent_dim))
+  return np.asarray(gen.edit_latents(z, e.truncation_psi)), seed
+
+
+def latent_fit_settings(e) -> guided.FitSettings:
   g = e.guided
-  z = jax.random.normal(jax.random.key(e.seed + 2), (g.num_samples, gen.latent_dim))
-  latents = np.asarray(gen.edit_latents(z, e.truncation_psi))
+  return guided.FitSettings(hidden=g.hidden, depth=g.depth, steps=g.fit_steps, seed=e.seed)
+
+
+def fit_latent_model(gen: EditableGenerator, judge, e) -> guided.LatentClassifier:
+  """The guided edits' latent classifier: latent_model_samples and the judge's logits of their
+  images; 10 % held out to report the agreement with the judge."""
+  latents, seed = latent_model_samples(gen, e)
   logging.info('Labelling %d generated latents (x %d noise draws) for the latent classifier.',
                len(latents), e.label_noise_draws)
-  logits = label_logits(gen, judge, latents, e.seed + 2, e.label_noise_draws)
-  model = guided.fit_latent_classifier(latents, logits, judge.attr_names, guided.FitSettings(
-      hidden=g.hidden, depth=g.depth, steps=g.fit_steps, seed=e.seed))
+  logits = label_logits(gen, judge, latents, seed, e.label_noise_draws)
+  model = guided.fit_latent_classifier(latents, logits, judge.attr_names, latent_fit_settings(e))
   logging.info('Latent classifier: held-out agreement with the judge %s',
                {k: round(v, 3) for k, v in model.info.get('holdout_agreement', {}).items()})
   return model

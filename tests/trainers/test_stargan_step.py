@@ -61,14 +61,22 @@ def test_dg_step_changes_both_networks_with_finite_losses(setup):
   assert trees_equal(new.g_ema, new.g_params)
 
 
+SGD_LR = 1e-2
+
+
+def sgd_initial_state(generator, discriminator):
+  """(plain SGD, the initial state with it). With SGD a parameter change is the gradient scaled
+  by -SGD_LR; Adam's first update is lr * sign(g), which turns float noise in a near-zero
+  gradient into a +-lr jump, so comparisons of two programs' updates use SGD."""
+  sgd = optax.sgd(SGD_LR)
+  init = stargan.make_init_state(generator, discriminator, sgd, sgd, 16, 5)
+  return sgd, jax.jit(init, compiler_options=loop.FAST_COMPILE)(jax.random.key(0))
+
+
 def test_g_ema_is_the_moving_average_of_the_trained_generator(setup):
   config, _, batch, _, _ = setup
   generator, discriminator = stargan.build_models(config)
-  # Plain SGD, so that parameter changes are scaled gradients (Adam's first update is
-  # lr * sign(g): float noise in a near-zero gradient would be a +-lr jump).
-  sgd = optax.sgd(1e-2)
-  state = jax.jit(stargan.make_init_state(generator, discriminator, sgd, sgd, 16, 5),
-                  compiler_options=loop.FAST_COMPILE)(jax.random.key(0))
+  sgd, state = sgd_initial_state(generator, discriminator)
   decay = 0.9
   step = jax.jit(stargan.make_train_step(generator, discriminator, sgd, sgd,
                                          stargan.LossWeights(), update_g=True, ema_decay=decay))
@@ -107,24 +115,19 @@ def test_generator_updates_every_n_critic_steps(setup):
 
 
 def run_on_mesh(setup, devices):
-  """One D+G loop step (the D update with its gradient penalty, then G's) on a mesh over
-  `devices`; returns the parameter changes and metrics on the host.
-
-  Plain SGD so that parameter changes are (scaled) gradients: Adam's first update is
-  lr * sign(g), which turns float noise in near-zero gradients into +-lr jumps.
-  """
+  """One D+G loop step (the D update with its gradient penalty, then G's) with plain SGD
+  (sgd_initial_state) on a mesh over `devices`; returns the parameter changes (gradients) and
+  metrics on the host."""
   config, _, batch, _, _ = setup
   config = config.copy_and_resolve_references()
   # conv_dim 4 leaves instance-norm channels of near-zero variance whose gradients amplify float
   # rounding by ~1e2; 16 channels keep the comparison about sharding, not conditioning.
   config.model.update(g_conv_dim=16, d_conv_dim=16)
   generator, discriminator = stargan.build_models(config)
-  sgd = optax.sgd(1e-2)
-  init = stargan.make_init_state(generator, discriminator, sgd, sgd, 16, 5)
+  sgd, state = sgd_initial_state(generator, discriminator)
   steps, _ = stargan.make_train_steps(generator, discriminator, sgd, sgd,
                                       stargan.LossWeights(), config.n_critic)
   mesh = sharding.make_mesh(devices)
-  state = jax.jit(init, compiler_options=loop.FAST_COMPILE)(jax.random.key(0))
   initial = jax.device_get(state)
   state = sharding.replicate(initial, mesh)   # a copy: the step donates it
   global_batch = sharding.global_batch(batch, mesh)
@@ -132,7 +135,7 @@ def run_on_mesh(setup, devices):
   compiled, _ = loop.compile_step(steps['dg'], mesh, state, global_batch, key)
   state, metrics = compiled(state, global_batch, key)
   state = jax.device_get(state)
-  changes = jax.tree.map(lambda new, old: (new - old) / 1e-2, (state.g_params, state.d_params),
+  changes = jax.tree.map(lambda new, old: (new - old) / SGD_LR, (state.g_params, state.d_params),
                          (initial.g_params, initial.d_params))
   return changes, metrics
 
