@@ -95,7 +95,9 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       mask_from_resolution=8,    # masked edits blend features from this resolution on
       method='linear',           # --mode=edit: linear (named directions, strengths in std) |
                                  # guided (per-sample edits by the latent classifier that keep
-                                 # the other attributes; strengths = target logits)
+                                 # the other attributes; strengths = target logits) |
+                                 # judged (StyleGAN: guided through the judge's own logits of
+                                 # G's images; judge them with another classifier)
       eval_judge='',             # a second classifier workdir that judges the edits of
                                  # --mode=directions ('' = judge, which also labels)
       latent_classifier='',      # guided edits' model ('' = WORKDIR/edits/latent_classifier.npz)

@@ -31,7 +31,7 @@ import dataclasses
 import functools
 import json
 import os
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 from flax import traverse_util
@@ -41,6 +41,7 @@ import numpy as np
 import optax
 
 from gan_jax import errors
+from gan_jax.editing import inversion
 
 
 class LatentAttributeMLP(nn.Module):
@@ -247,6 +248,63 @@ def _guided_offsets(module, settings, params, mean, std, w, push, margin, keep):
   delta = jnp.zeros_like(w)
   (delta, _), _ = jax.lax.scan(step, (delta, tx.init(delta)), None, length=settings.steps)
   return delta * std
+
+
+def judged_edit_step(logits_fn: Callable[[Any, jax.Array, jax.Array], jax.Array],
+                     settings: GuidedEditSettings, layers: tuple[int, int] | None = None,
+                     num_ws: int | None = None):
+  """The pure Adam step of `judged_offsets`, for jit:
+  step((delta, opt_state, key), aux, latent, std, push, margin, keep, start_probs)
+      -> ((delta, opt_state, key), {'loss', 'reached'})
+  minimising `edit_loss` of logits_fn(aux, edited, key) [D, B, A], averaged over its D
+  renderings, where edited = apply_offsets(latent, delta * std, layers, num_ws) and delta [B, W]
+  is the offset in units of std. logits_fn is an image classifier's logits of G's images of the
+  edited latents: rendering 0 with the sample's own noise maps, any others e.g. with fresh noise
+  maps drawn from key (an expectation over transformations: the edit must hold beyond one set of
+  maps). 'reached': the share of driven attributes past their margin in rendering 0."""
+  tx = optax.adam(settings.learning_rate)
+
+  def loss_fn(delta, key, aux, latent, std, push, margin, keep, start_probs):
+    logits = logits_fn(aux, apply_offsets(latent, delta * std, layers, num_ws), key)
+    loss = jnp.sum(jnp.mean(
+        edit_loss(logits, delta, push, margin, keep, start_probs, settings), axis=0))
+    driven = jnp.abs(push) > 0
+    reached = jnp.sum(driven & (push * logits[0] >= margin)) / jnp.maximum(jnp.sum(driven), 1)
+    return loss, reached
+
+  def step(carry, aux, latent, std, push, margin, keep, start_probs):
+    delta, opt_state, key = carry
+    key, sub = jax.random.split(key)
+    (loss, reached), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        delta, sub, aux, latent, std, push, margin, keep, start_probs)
+    updates, opt_state = tx.update(grads, opt_state, delta)
+    return ((optax.apply_updates(delta, updates), opt_state, key),
+            dict(loss=loss, reached=reached))
+  return step
+
+
+def judged_offsets(step: Callable, aux: Any, latent: jax.Array, std: jax.Array,
+                   push: jax.Array, margin: jax.Array, keep: jax.Array, start_logits: jax.Array,
+                   steps: int, key: jax.Array | None = None) -> tuple[jax.Array, dict]:
+  """(offsets [B, W], history): guided edits of latent (w [B, W] or w+ [B, L, W]) found through
+  the image classifier itself instead of the latent classifier: `steps` calls of a jitted
+  `judged_edit_step` from delta = 0 (a Python loop: XLA:CPU runs convolutions in a while loop
+  several times slower, see inversion.run_steps). std [W]: the offset's unit (w's
+  per-dimension spread); push, margin, keep [B, A] as in `guided_offsets`; start_logits [B, A]:
+  the classifier's logits of the unedited images (what `keep` holds); key: the step's
+  randomness (fresh noise maps), default key(0). history: 'loss' and 'reached', [steps].
+
+  The classifier that guides the edit cannot also judge it: it is optimised against, and reads
+  what it was pushed to read (benchmarks/judged_edits.py measures by how much)."""
+  latent = jnp.asarray(latent, jnp.float32)
+  delta = jnp.zeros((latent.shape[0], latent.shape[-1]), jnp.float32)
+  state = optax.adam(1.0).init(delta)   # Adam's state does not depend on the learning rate
+  key = jax.random.key(0) if key is None else key
+  args = [jnp.asarray(a, jnp.float32) for a in (std, push, margin, keep)]
+  (delta, _, _), history = inversion.run_steps(
+      step, (delta, state, key), steps, aux, latent, *args,
+      jax.nn.sigmoid(jnp.asarray(start_logits, jnp.float32)))
+  return delta * args[0], history
 
 
 def apply_offsets(latent: jax.Array, offsets: jax.Array, layers: tuple[int, int] | None = None,

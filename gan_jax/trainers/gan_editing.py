@@ -20,7 +20,10 @@ config.edit.eval_judge, when set, judges all the edits instead of the labelling 
 the named directions with their strengths (optionally only inside --mask, white = edit), and
 writes the result, a strength-sweep grid per direction and the edit metrics. With
 config.edit.method='guided' the names are attributes and the strengths target logits of the
-latent classifier: each latent gets its own offset that keeps the other attributes.
+latent classifier: each latent gets its own offset that keeps the other attributes. With
+config.edit.method='judged' (StyleGAN) the offsets are found through the judge itself, its
+logits of G's images; the judge then reads what it was pushed to read, so judge such edits with
+another classifier (benchmarks/judged_edits.py).
 
 StyleGAN edits live in w (or w+ after inverting into w+); DCGAN edits in z (no SeFa there).
 """
@@ -110,9 +113,10 @@ def check_edit_settings(e) -> None:
   if e.get('label_noise_draws', 1) < 1:
     raise errors.ConfigError(f'config.edit.label_noise_draws={e.label_noise_draws} must be >= 1 '
                              '(1 = one image per latent)')
-  if e.get('method', 'linear') not in ('linear', 'guided'):
-    raise errors.ConfigError(f"config.edit.method={e.method!r}: choose 'linear' (directions) "
-                             "or 'guided' (the latent classifier of --mode=directions)")
+  if e.get('method', 'linear') not in ('linear', 'guided', 'judged'):
+    raise errors.ConfigError(f"config.edit.method={e.method!r}: choose 'linear' (directions), "
+                             "'guided' (the latent classifier of --mode=directions) or 'judged' "
+                             '(guided through the classifier of config.edit.judge)')
   g = e.get('guided')
   if g is None:
     return
@@ -307,13 +311,45 @@ def guided_flip_latents(model: guided.LatentClassifier, attr: str, strength: flo
   """Guided edits that flip `attr` on each latent: driven to logit +strength where judged_in
   [B, A] (columns in model.attr_names) reads it absent, to -strength where present; the
   attributes outside its exclusive group kept."""
-  i = model.attr_names.index(attr)
-  requests = [guided.edit_request(model.attr_names, [(attr, sign * strength)], len(latents),
-                                  attributes.EXCLUSIVE_GROUPS) for sign in (1.0, -1.0)]
-  absent = (judged_in[:, i] < 0.5)[:, None]
-  push, margin, keep = (np.where(absent, on, off) for on, off in zip(*requests))
+  push, margin, keep = flip_request(model.attr_names, attr, strength, judged_in)
   offsets = guided.guided_offsets(model, latents, push, margin, keep, settings)
   return np.asarray(guided.apply_offsets(latents, offsets, layers, num_ws))
+
+
+def flip_request(attr_names, attr: str, strength: float, judged_in: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(push, margin, keep) [B, A] of guided.edit_request that flip `attr` on each sample: to
+  logit +strength where judged_in [B, A] (0/1, columns attr_names) reads it absent, to
+  -strength where present; the attributes outside its exclusive group kept."""
+  i = list(attr_names).index(attr)
+  requests = [guided.edit_request(attr_names, [(attr, sign * strength)], len(judged_in),
+                                  attributes.EXCLUSIVE_GROUPS) for sign in (1.0, -1.0)]
+  absent = (judged_in[:, i] < 0.5)[:, None]
+  return tuple(np.where(absent, on, off) for on, off in zip(*requests))
+
+
+def judge_through_generator(gen: EditableGenerator, judge, fresh_draws: int = 0,
+                            max_shift: int = 0) -> Callable:
+  """logits_fn(aux, latent, key) -> [1 + fresh_draws, B, A] for guided.judged_edit_step: the
+  judge's logits of G's images of latent (w [B, W] or w+ [B, L, W]), aux = (G's variables, the
+  judge's parameters, the samples' noise maps); then of the same latents under fresh_draws sets
+  of noise maps drawn from key, each image rolled by a random shift of up to max_shift px."""
+  if gen.kind != 'stylegan':
+    raise errors.ConfigError('edits through the judge need a StyleGAN (w latents, noise maps)')
+  g = gen.generator
+
+  def logits_fn(aux, latent, key):
+    g_vars, j_params, noise = aux
+    render = inversion.stylegan_renderer(g, g_vars, latent_space(latent))
+    images = [render(latent, noise)]
+    for k in jax.random.split(key, fresh_draws):
+      image = render(latent, g.apply(g_vars, k, latent.shape[0], method=g.random_noise))
+      if max_shift:
+        shift = jax.random.randint(jax.random.fold_in(k, 1), (2,), -max_shift, max_shift + 1)
+        image = jnp.roll(image, (shift[0], shift[1]), axis=(1, 2))
+      images.append(image)
+    return jnp.stack([judge.model.apply(j_params, x)[0] for x in images])
+  return logits_fn
 
 
 def _attribute_of(direction: directions_lib.Direction) -> str:
@@ -654,35 +690,71 @@ def named_edits(spec: str, directions_path: str) -> tuple[list, list[float]]:
 
 
 def edit_function(config, workdir: str, spec: str
-                  ) -> Callable[[EditableGenerator, np.ndarray], Callable[[float], jax.Array]]:
-  """--edit and config.edit.method -> make(gen, latents) -> move(scale) -> the edited latents
-  at `scale` x the asked strengths. Loads and checks everything it needs first (ConfigErrors
-  that say what to change).
+                  ) -> Callable[[EditableGenerator, np.ndarray, Any],
+                                tuple[Callable[[float], jax.Array], dict]]:
+  """--edit and config.edit.method -> make(gen, latents, noise) -> (move, info): move(scale) ->
+  the edited latents at `scale` x the asked strengths; info: how the judged edit's optimisation
+  went (its first and last loss, the share of driven attributes past their margin; {} for the
+  others). Loads and checks everything it needs first (ConfigErrors that say
+  what to change).
 
   linear: latents + sum_k scale * strength_k * direction_k (named directions of the directions
   file). guided: the offsets of gan_jax.editing.guided, found once at the full strengths (target
   logits of the latent classifier), scaled along the straight line (scale 1 = the edit), on
-  config.edit.layers ('' = all).
+  config.edit.layers ('' = all). judged: the same offsets found through config.edit.judge
+  itself (guided.judged_offsets: its logits of G's images, rendered with `noise`), so the judge
+  that guided an edit cannot also be the one to trust on it (benchmarks/judged_edits.py).
   """
   e = config.edit
   check_edit_settings(e)
   if e.method == 'linear':
     chosen, strengths = named_edits(spec, directions_path(config, workdir))
-    return lambda gen, latents: lambda scale: edits_lib.apply_directions(
-        jnp.asarray(latents), chosen, [s * scale for s in strengths], gen.num_ws)
+    return lambda gen, latents, noise: (lambda scale: edits_lib.apply_directions(
+        jnp.asarray(latents), chosen, [s * scale for s in strengths], gen.num_ws), {})
   try:
     wanted = edits_lib.parse_edit_spec(spec)
   except ValueError as err:
     raise errors.ConfigError(str(err)) from None
+  settings = guided_settings(e)
+  if e.method == 'judged':
+    if not e.judge or config.model.name != 'stylegan':
+      raise errors.ConfigError("config.edit.method='judged' edits a StyleGAN through the "
+                               'classifier of config.edit.judge=CLASSIFIER_WORKDIR: set both')
+
+    def make_judged(gen: EditableGenerator, latents: np.ndarray, noise):
+      judge = restore_judge(e.judge, gen)
+      layers = _parse_layers(e.layers, gen.num_ws)
+      push, margin, keep = guided.edit_request(judge.attr_names, wanted, len(latents),
+                                               attributes.EXCLUSIVE_GROUPS)
+      start = judge.logits_and_features(np.asarray(
+          gen.renderer(latent_space(latents))(jnp.asarray(latents), noise)))[0]
+      step = jax.jit(guided.judged_edit_step(judge_through_generator(gen, judge), settings,
+                                             layers, gen.num_ws))
+      offsets, history = guided.judged_offsets(
+          step, (gen.variables, judge.params, noise), latents, latent_spread(gen, e.seed + 3),
+          push, margin, keep, start, settings.steps)
+      info = dict(method='judged', loss_first=float(history['loss'][0]),
+                  loss_last=float(history['loss'][-1]), reached=float(history['reached'][-1]))
+      return lambda scale: guided.apply_offsets(latents, scale * offsets, layers,
+                                                gen.num_ws), info
+    return make_judged
   model = guided.load_latent_classifier(latent_classifier_path(config, workdir))
   request = guided.edit_request(model.attr_names, wanted, 1, attributes.EXCLUSIVE_GROUPS)
 
-  def make(gen: EditableGenerator, latents: np.ndarray) -> Callable[[float], jax.Array]:
+  def make(gen: EditableGenerator, latents: np.ndarray, noise):
+    del noise   # the latent classifier reads w alone
     layers = _parse_layers(e.layers, gen.num_ws)
     push, margin, keep = (np.repeat(a, len(latents), axis=0) for a in request)
-    offsets = guided.guided_offsets(model, latents, push, margin, keep, guided_settings(e))
-    return lambda scale: guided.apply_offsets(latents, scale * offsets, layers, gen.num_ws)
+    offsets = guided.guided_offsets(model, latents, push, margin, keep, settings)
+    return lambda scale: guided.apply_offsets(latents, scale * offsets, layers, gen.num_ws), {}
   return make
+
+
+def latent_spread(gen: EditableGenerator, seed: int, num: int = 1000) -> np.ndarray:
+  """[W]: the per-dimension standard deviation of w (z for a DCGAN) over num samples of z drawn
+  from seed: the unit of the judged edits' offsets."""
+  z = jax.random.normal(jax.random.key(seed), (num, gen.latent_dim))
+  return np.asarray(gen.edit_latents(z)).std(0)
 
 
 def edit_images(config, workdir: str, input: str | None = None, output: str | None = None,
@@ -719,7 +791,9 @@ def edit_images(config, workdir: str, input: str | None = None, output: str | No
     m = jnp.broadcast_to(jnp.asarray(load_mask(mask, gen.image_size)),
                          (len(latents), gen.image_size, gen.image_size, 1))
 
-  move = edit_fn(gen, latents)
+  move, info = edit_fn(gen, latents, noise)
+  if info:
+    metrics['edit_optimisation'] = info
 
   def render_edit(scale: float) -> np.ndarray:
     """Images with the edits at `scale` x their strengths (inside the mask, if any)."""

@@ -1,4 +1,5 @@
 import chex
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -94,6 +95,47 @@ def test_guided_edit_of_a_linear_model_is_the_minimum_norm_conditional_offset():
   assert np.all(cos > 0.999), cos
   np.testing.assert_allclose(np.linalg.norm(offsets, axis=1), np.linalg.norm(expected, axis=1),
                              rtol=0.03)
+
+
+def test_judged_edit_through_a_linear_judge_is_the_guided_edit():
+  # judged_offsets optimises the same loss through any logits function: given the latent
+  # classifier's own linear map it must find guided_offsets' minimum-norm conditional offset,
+  # and averaging identical renderings (D = 2) changes nothing.
+  rng = np.random.default_rng(4)
+  normals = np.stack([[1.0, 0.0, 0.0, 0.0], [0.6, 0.8, 0.0, 0.0]])
+  model = linear_classifier(normals, np.zeros(2), ('Smiling', 'Young'))
+  w = (rng.normal(size=(8, 4)) * 0.3).astype(np.float32)
+  w[:, 0] = -np.abs(w[:, 0]) - 0.5
+  push, margin, keep = guided.edit_request(model.attr_names, [('Smiling', 2.0)], len(w))
+  settings = guided.GuidedEditSettings(steps=200, learning_rate=0.05, keep_weight=100.0,
+                                       distance_weight=1e-3)
+  expected = np.asarray(guided.guided_offsets(model, w, push, margin, keep, settings))
+  logits_fn = lambda kernel, latent, key: (latent @ kernel)[None]
+  twice = lambda kernel, latent, key: jnp.concatenate([logits_fn(kernel, latent, key)] * 2)
+  kernel = jnp.asarray(normals.T, jnp.float32)
+  start = np.asarray(model.logits(w))
+  for fn in (logits_fn, twice):
+    step = jax.jit(guided.judged_edit_step(fn, settings))
+    offsets, history = guided.judged_offsets(step, kernel, w, np.ones(4), push, margin, keep,
+                                             start, settings.steps)
+    chex.assert_shape(offsets, w.shape)
+    chex.assert_shape(history['loss'], (settings.steps,))
+    np.testing.assert_allclose(offsets, expected, atol=1e-4)
+    assert float(history['reached'][-1]) == 1.0 and float(history['reached'][0]) == 0.0
+  # the offset is in units of std, and a w+ latent gets it on the asked layers only
+  std = np.array([2.0, 2.0, 2.0, 2.0], np.float32)
+  scaled, _ = guided.judged_offsets(jax.jit(guided.judged_edit_step(logits_fn, settings)),
+                                    kernel / 2, w * 2, std, push, margin, keep, start,
+                                    settings.steps)
+  np.testing.assert_allclose(scaled, 2 * expected, atol=2e-4)
+  w_plus = np.repeat(w[:, None], 3, axis=1)
+  on_layers = lambda k, latent, key: jnp.mean(latent, axis=1, keepdims=False)[None] @ k
+  step = jax.jit(guided.judged_edit_step(on_layers, settings, layers=(1, 2)))
+  offsets, _ = guided.judged_offsets(step, kernel, w_plus, np.ones(4), push, margin, keep,
+                                     start, 50)
+  edited = np.asarray(guided.apply_offsets(w_plus, offsets, (1, 2)))
+  np.testing.assert_array_equal(edited[:, [0, 2]], w_plus[:, [0, 2]])
+  assert np.all(np.abs(edited[:, 1] - w_plus[:, 1]).sum(-1) > 0.1)
 
 
 def test_a_latent_already_past_the_margin_does_not_move():

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 
+import chex
 import jax
 import numpy as np
 import pytest
@@ -126,6 +127,29 @@ def test_guided_flip_latents_drive_each_latent_to_its_side():
   np.testing.assert_array_equal(ws[:, 0], latents)
 
 
+def test_judge_through_the_generator_reads_own_and_fresh_noise_maps(trained, smoke_judge):
+  config, workdir = trained
+  gen = gan_editing.load_editable(config, workdir)
+  judge = gan_editing.restore_judge(smoke_judge, gen)
+  latents, images = gan_editing.fresh_samples(gen, 5, 4)
+  noise = gen.noise(5, 4)
+  aux = (gen.variables, judge.params, noise)
+  logits_fn = gan_editing.judge_through_generator(gen, judge, fresh_draws=2, max_shift=1)
+  logits = np.asarray(logits_fn(aux, latents, jax.random.key(1)))
+  chex.assert_shape(logits, (3, 4, len(judge.attr_names)))
+  own = judge.logits_and_features(images)[0]     # rendering 0: the samples' own noise maps
+  np.testing.assert_allclose(logits[0], own, atol=1e-4)
+  np.testing.assert_array_equal(logits, logits_fn(aux, latents, jax.random.key(1)))
+  assert not np.allclose(logits[1], logits[2])   # two fresh draws differ
+  judged_in = (own > 0).astype(np.float32)
+  push, margin, keep = gan_editing.flip_request(judge.attr_names, 'Male', 2.0, judged_in)
+  np.testing.assert_array_equal(push[:, judge.attr_names.index('Male')],
+                                np.where(judged_in[:, judge.attr_names.index('Male')], -1, 1))
+  dcgan = dataclasses.replace(gen, kind='dcgan')
+  with pytest.raises(errors.ConfigError, match='StyleGAN'):
+    gan_editing.judge_through_generator(dcgan, judge)
+
+
 def test_guided_edit_cli_keeps_the_outside_of_a_mask(trained, tmp_path):
   config, workdir = trained
   if not os.path.exists(os.path.join(workdir, 'edits', 'latent_classifier.npz')):
@@ -133,17 +157,33 @@ def test_guided_edit_cli_keeps_the_outside_of_a_mask(trained, tmp_path):
   mask = np.zeros((16, 16), np.uint8)
   mask[:8] = 255
   Image.fromarray(mask).save(tmp_path / 'mask.png')
-  config = _config(config.edit.judge)          # a copy: the module's config stays linear
+  judge = config.edit.judge
+  config = _config(judge)                      # a copy: the module's config stays linear
   config.edit.method = 'guided'
   metrics = gan_editing.edit_images(config, workdir, output=str(tmp_path / 'out'),
                                     edit='Male:+3,Young:-2', mask=str(tmp_path / 'mask.png'))
   assert metrics['max_change_outside_mask'] < 1e-5
   assert (tmp_path / 'out' / 'seed0_0_sweep.png').exists()
+  config.edit.method = 'judged'        # the same, found through the judge's logits of G's images
+  config.edit.guided.update(lr=0.5, keep_weight=1.0)
+  metrics = gan_editing.edit_images(config, workdir, output=str(tmp_path / 'judged'),
+                                    edit='Male:+3,Young:-2', mask=str(tmp_path / 'mask.png'))
+  assert metrics['max_change_outside_mask'] < 1e-5
+  # the gradient reaches w through the judge and G (this 1-step G barely responds to w: its 10
+  # steps lower the loss by ~0.5 %)
+  run = metrics['edit_optimisation']
+  assert run['method'] == 'judged'
+  assert run['loss_last'] < 0.999 * run['loss_first'], run
+  config.edit.method = 'guided'
   with pytest.raises(errors.ConfigError, match='no attribute'):
     gan_editing.edit_images(config, workdir, output=str(tmp_path), edit='Bald:+1')
   config.edit.method = 'nonlinear'
   with pytest.raises(errors.ConfigError, match="'linear'"):
     gan_editing.edit_images(config, workdir, output=str(tmp_path), edit='Male:+1')
+  config.edit.update(method='judged', judge='')
+  with pytest.raises(errors.ConfigError, match='config.edit.judge'):
+    gan_editing.edit_images(config, workdir, output=str(tmp_path), edit='Male:+1')
+  config.edit.judge = judge
   config.edit.method = 'guided'
   config.edit.latent_classifier = str(tmp_path / 'none.npz')
   with pytest.raises(errors.InputNotFoundError, match='--mode=directions'):
