@@ -134,7 +134,8 @@ def test_judge_through_the_generator_reads_own_and_fresh_noise_maps(trained, smo
   latents, images = gan_editing.fresh_samples(gen, 5, 4)
   noise = gen.noise(5, 4)
   aux = (gen.variables, judge.params, noise)
-  logits_fn = gan_editing.judge_through_generator(gen, judge, fresh_draws=2, max_shift=1)
+  logits_fn = jax.jit(gan_editing.judge_through_generator(gen, judge, fresh_draws=2,
+                                                         max_shift=1))
   logits = np.asarray(logits_fn(aux, latents, jax.random.key(1)))
   chex.assert_shape(logits, (3, 4, len(judge.attr_names)))
   own = judge.logits_and_features(images)[0]     # rendering 0: the samples' own noise maps
