@@ -41,7 +41,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import edit_setup  # pylint: disable=wrong-import-position
 from gan_jax import metric_writer  # pylint: disable=wrong-import-position
 from gan_jax.editing import guided  # pylint: disable=wrong-import-position
-from gan_jax.metrics import attributes as attribute_metrics  # pylint: disable=wrong-import-position
 from gan_jax.trainers import gan_editing  # pylint: disable=wrong-import-position
 
 _EVAL_JUDGE = flags.DEFINE_string('eval_judge', None, 'A judge trained apart (required).')
@@ -103,13 +102,10 @@ def main(argv):
     """Judge `name`'s flipped / kept for edited latents that were asked to flip its reading of
     attr: with the samples' own noise maps, and with other maps (flipped: reads the asked value;
     kept: the other attributes read as on the unedited samples under those maps)."""
-    j, i = judges[name], judge.attr_names.index(attr)
-    asked = judged_in[name].copy()
-    asked[:, i] = 1.0 - asked[:, i]
-    count = lambda before, images: as_row(attribute_metrics.count_single_transfer(
-        attr, judged_in[name], asked, before, j.predict(images), judge.attr_names))
-    return dict(own_noise=count(judged_in[name], render(edited, _SEED.value)),
-                other_noise=count(other_in[name], render(edited, OTHER_NOISE)))
+    count = lambda images, before: as_row(gan_editing.flip_counts(
+        judges[name], attr, judged_in[name], images, before))
+    return dict(own_noise=count(render(edited, _SEED.value), judged_in[name]),
+                other_noise=count(render(edited, OTHER_NOISE), other_in[name]))
 
   def judged_edit(attr, reading):
     """Latents edited through --judge to flip attr from `reading` [N, A] (0/1), and the share of

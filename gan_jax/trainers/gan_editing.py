@@ -146,6 +146,13 @@ def load_editable(config, workdir: str, input_npz: str | None = None) -> Editabl
                            config.data.image_size, nets.latent_dim, int(step))
 
 
+def sample_latents(gen: EditableGenerator, seed: int, num: int, truncation_psi: float = 1.0
+                   ) -> np.ndarray:
+  """num latents in G's edit space ([num, W] w for StyleGAN, z for DCGAN) of z drawn from seed."""
+  z = jax.random.normal(jax.random.key(seed), (num, gen.latent_dim))
+  return np.asarray(gen.edit_latents(z, truncation_psi))
+
+
 def render_batched(render, latents, noise_seed: int, gen: EditableGenerator,
                    batch_size: int = 64) -> np.ndarray:
   """Images of latents [N, ...] in batches of one shape (the last one padded), noise drawn per
@@ -223,8 +230,7 @@ def find_directions(config, workdir: str, input: str | None = None, **unused) ->
                              f'{eval_judge.attr_names}, the judge {judge.attr_names}: train both '
                              'on the same attributes')
   layers = _parse_layers(e.layers, gen.num_ws)
-  z = jax.random.normal(jax.random.key(e.seed), (e.num_samples, gen.latent_dim))
-  latents = np.asarray(gen.edit_latents(z, e.truncation_psi))
+  latents = sample_latents(gen, e.seed, e.num_samples, e.truncation_psi)
   found: list[directions_lib.Direction] = []
   if judge is not None:
     logging.info('Labelling %d generated latents (x %d noise draws) with the judge %s.',
@@ -275,8 +281,7 @@ def latent_model_samples(gen: EditableGenerator, e) -> tuple[np.ndarray, int]:
   drawn from seed = e.seed + 2 (apart from the directions' and the evaluation's samples); their
   labels render with noise maps from the same seed."""
   seed = e.seed + 2
-  z = jax.random.normal(jax.random.key(seed), (e.guided.num_samples, gen.latent_dim))
-  return np.asarray(gen.edit_latents(z, e.truncation_psi)), seed
+  return sample_latents(gen, seed, e.guided.num_samples, e.truncation_psi), seed
 
 
 def latent_fit_settings(e) -> guided.FitSettings:
@@ -380,16 +385,19 @@ def judged_edit(gen: EditableGenerator, judge, direction: directions_lib.Directi
   return images, flip_counts(judge, _attribute_of(direction), judged_in, images)
 
 
-def flip_counts(judge, attr: str, judged_in: np.ndarray, images: np.ndarray
-                ) -> attribute_metrics.TransferCounts:
+def flip_counts(judge, attr: str, judged_in: np.ndarray, images: np.ndarray,
+                kept_against: np.ndarray | None = None) -> attribute_metrics.TransferCounts:
   """How the judge reads images edited to flip `attr` from judged_in [B, A]: flipped when it
-  reads the other value, kept = attributes outside attr's exclusive group read as before."""
+  reads the other value, kept = attributes outside attr's exclusive group read as in
+  kept_against [B, A] (default judged_in; e.g. the unedited images' reading under the noise
+  maps `images` were rendered with)."""
   names = judge.attr_names
   i = names.index(attr)
   target = judged_in.copy()
   target[:, i] = 1.0 - judged_in[:, i]
-  return attribute_metrics.count_single_transfer(attr, judged_in, target, judged_in,
-                                                 judge.predict(images), names)
+  return attribute_metrics.count_single_transfer(
+      attr, judged_in, target, judged_in if kept_against is None else kept_against,
+      judge.predict(images), names)
 
 
 def latent_space(latents) -> str:
@@ -410,8 +418,7 @@ def fresh_samples(gen: EditableGenerator, seed: int, num: int, truncation_psi: f
                   ) -> tuple[np.ndarray, np.ndarray]:
   """num fresh samples of G: (w latents [num, W], their images [num, S, S, 3] in [-1, 1]); z
   and the noise maps (render_batched's, so edits rendered with seed share them) from seed."""
-  z = jax.random.normal(jax.random.key(seed), (num, gen.latent_dim))
-  latents = np.asarray(gen.edit_latents(z, truncation_psi))
+  latents = sample_latents(gen, seed, num, truncation_psi)
   return latents, render_batched(gen.renderer('w'), latents, seed, gen)
 
 
@@ -591,8 +598,7 @@ def tune_to_images(gen: EditableGenerator, latents: np.ndarray, noise, images: n
                                            if k != 'params'}
   random_ws = None
   if settings.locality_weight > 0:
-    z = jax.random.normal(jax.random.key(e.seed + 7), (len(latents), gen.latent_dim))
-    random_ws = gen.edit_latents(z)
+    random_ws = jnp.asarray(sample_latents(gen, e.seed + 7, len(latents)))
 
   render = lambda p, x, n: _render(gen.generator, gen.kind, space, {'params': p, **rest}, x, n)
   key = ('pti', space, settings)   # the step compiles once per generator, space and settings
@@ -753,8 +759,7 @@ def edit_function(config, workdir: str, spec: str
 def latent_spread(gen: EditableGenerator, seed: int, num: int = 1000) -> np.ndarray:
   """[W]: the per-dimension standard deviation of w (z for a DCGAN) over num samples of z drawn
   from seed: the unit of the judged edits' offsets."""
-  z = jax.random.normal(jax.random.key(seed), (num, gen.latent_dim))
-  return np.asarray(gen.edit_latents(z)).std(0)
+  return sample_latents(gen, seed, num).std(0)
 
 
 def edit_images(config, workdir: str, input: str | None = None, output: str | None = None,
@@ -776,8 +781,7 @@ def edit_images(config, workdir: str, input: str | None = None, output: str | No
     gen = tune_to_images(gen, latents, noise, images, config)
     names = [os.path.splitext(os.path.basename(p))[0] for p in paths]
   else:
-    z = jax.random.normal(jax.random.key(e.seed), (e.num_seeds, gen.latent_dim))
-    latents = np.asarray(gen.edit_latents(z, e.truncation_psi))
+    latents = sample_latents(gen, e.seed, e.num_seeds, e.truncation_psi)
     noise, images = gen.noise(e.seed, e.num_seeds), None
     names = [f'seed{e.seed}_{i}' for i in range(e.num_seeds)]
   original = np.asarray(gen.renderer(latent_space(latents))(jnp.asarray(latents), noise))
